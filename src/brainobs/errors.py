@@ -1,0 +1,78 @@
+"""Domain exceptions.
+
+Each subclasses a built-in so that ``except ValueError`` / ``except LookupError`` /
+``except OSError`` keep working in user code; each message names the bad value and,
+where there is a closed set of valid values, lists them and suggests the closest one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class BrainobsError(Exception):
+    """Base class of every error brainobs raises on purpose."""
+
+
+class UnknownValueError(BrainobsError, ValueError):
+    """A value outside a closed vocabulary (Cre line, area, stimulus, ...)."""
+
+    kind = "value"
+
+    def __init__(self, value: object, choices: Iterable[object], kind: str | None = None):
+        from brainobs._validate import closest
+
+        self.value = value
+        self.choices = sorted({str(c) for c in choices})
+        if kind is not None:
+            self.kind = kind
+        self.suggestion = closest(str(value), self.choices)
+        hint = f" Did you mean {self.suggestion!r}?" if self.suggestion else ""
+        super().__init__(
+            f"Unknown {self.kind} {value!r}.{hint} Valid choices: {', '.join(self.choices)}."
+        )
+
+
+class UnknownCreLineError(UnknownValueError):
+    kind = "Cre line"
+
+
+class UnknownAreaError(UnknownValueError):
+    kind = "area (targeted structure)"
+
+
+class UnknownStimulusError(UnknownValueError):
+    kind = "stimulus"
+
+
+class UnknownSessionTypeError(UnknownValueError):
+    kind = "session type"
+
+
+class UnknownIdError(BrainobsError, LookupError):
+    """An id (container, experiment, cell specimen) that does not exist."""
+
+    def __init__(self, kind: str, ids: Iterable[object], where: str = ""):
+        self.ids = list(ids)
+        shown = ", ".join(str(i) for i in self.ids[:10])
+        more = f" (and {len(self.ids) - 10} more)" if len(self.ids) > 10 else ""
+        place = f" in {where}" if where else ""
+        super().__init__(f"Unknown {kind} id(s){place}: {shown}{more}.")
+
+    def __str__(self) -> str:  # LookupError would otherwise repr() the message
+        return str(self.args[0])
+
+
+class NWBFileError(BrainobsError, OSError):
+    """A session file that is missing, truncated, corrupt or not an NWB 1.x file."""
+
+
+class MissingDataError(BrainobsError, LookupError):
+    """A dataset that this particular file does not contain (e.g. pupil tracking)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class DataDirError(BrainobsError, OSError):
+    """A data directory that is neither a brainobs data dir nor an AllenSDK cache dir."""

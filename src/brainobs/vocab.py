@@ -1,0 +1,100 @@
+"""Fixed vocabulary of the Visual Coding 2P dataset: Cre lines, areas, sessions, stimuli.
+
+These are facts about the released dataset; they are the valid choices that error
+messages list and the schedule the synthetic observatory follows.
+"""
+
+from __future__ import annotations
+
+# The 13 Cre driver lines of the final release (full names, as in ``tld1_name``).
+CRE_LINES: tuple[str, ...] = (
+    "Cux2-CreERT2",
+    "Emx1-IRES-Cre",
+    "Fezf2-CreER",
+    "Nr5a1-Cre",
+    "Ntsr1-Cre_GN220",
+    "Pvalb-IRES-Cre",
+    "Rbp4-Cre_KL100",
+    "Rorb-IRES2-Cre",
+    "Scnn1a-Tg3-Cre",
+    "Slc17a7-IRES2-Cre",
+    "Sst-IRES-Cre",
+    "Tlx3-Cre_PL56",
+    "Vip-IRES-Cre",
+)
+
+# The six targeted visual areas.
+AREAS: tuple[str, ...] = ("VISal", "VISam", "VISl", "VISp", "VISpm", "VISrl")
+
+REPORTER_LINES: tuple[str, ...] = (
+    "Ai148(TIT2L-GC6f-ICL-tTA2)",
+    "Ai162(TIT2L-GC6s-ICL-tTA2)",
+    "Ai93(TITL-GCaMP6f)",
+    "Ai94(TITL-GCaMP6s)",
+)
+
+# Indicator by reporter line (drives calcium kinetics in the synthetic data).
+REPORTER_INDICATOR: dict[str, str] = {
+    "Ai93(TITL-GCaMP6f)": "GCaMP6f",
+    "Ai148(TIT2L-GC6f-ICL-tTA2)": "GCaMP6f",
+    "Ai94(TITL-GCaMP6s)": "GCaMP6s",
+    "Ai162(TIT2L-GC6s-ICL-tTA2)": "GCaMP6s",
+}
+
+SESSION_TYPES: tuple[str, ...] = (
+    "three_session_A",
+    "three_session_B",
+    "three_session_C",
+    "three_session_C2",
+)
+
+# Stimuli shown in each session type (the catalog's ``stimuli=`` filter uses this).
+SESSION_STIMULI: dict[str, tuple[str, ...]] = {
+    "three_session_A": ("drifting_gratings", "natural_movie_one", "natural_movie_three", "spontaneous"),
+    "three_session_B": ("static_gratings", "natural_scenes", "natural_movie_one", "spontaneous"),
+    "three_session_C": ("locally_sparse_noise", "natural_movie_one", "natural_movie_two", "spontaneous"),
+    "three_session_C2": (
+        "locally_sparse_noise_4deg",
+        "locally_sparse_noise_8deg",
+        "natural_movie_one",
+        "natural_movie_two",
+        "spontaneous",
+    ),
+}
+
+STIMULI: tuple[str, ...] = tuple(sorted({s for v in SESSION_STIMULI.values() for s in v}))
+
+# Kind of table each stimulus has in the NWB file.
+FEATURE_STIMULI = ("drifting_gratings", "static_gratings")  # AbstractFeatureSeries
+INDEXED_STIMULI = (
+    "natural_scenes",
+    "natural_movie_one",
+    "natural_movie_two",
+    "natural_movie_three",
+    "locally_sparse_noise",
+    "locally_sparse_noise_4deg",
+    "locally_sparse_noise_8deg",
+)  # IndexSeries: one template frame index per row
+MOVIE_STIMULI = ("natural_movie_one", "natural_movie_two", "natural_movie_three")
+INTERVAL_STIMULI = ("spontaneous",)  # IntervalSeries
+
+# Stimulus parameters (facts of the released stimulus set).
+DG_DIRECTIONS = (0.0, 45.0, 90.0, 135.0, 180.0, 225.0, 270.0, 315.0)
+DG_TEMPORAL_FREQUENCIES = (1.0, 2.0, 4.0, 8.0, 15.0)
+SG_ORIENTATIONS = (0.0, 30.0, 60.0, 90.0, 120.0, 150.0)
+SG_SPATIAL_FREQUENCIES = (0.02, 0.04, 0.08, 0.16, 0.32)
+SG_PHASES = (0.0, 0.25, 0.5, 0.75)
+N_NATURAL_SCENES = 118
+
+# Template shapes (frames, rows, cols) of the released files.
+TEMPLATE_SHAPES: dict[str, tuple[int, int, int]] = {
+    "natural_scenes": (118, 918, 1174),
+    "natural_movie_one": (900, 304, 608),
+    "natural_movie_two": (900, 304, 608),
+    "natural_movie_three": (3600, 304, 608),
+    "locally_sparse_noise": (8880, 16, 28),
+    "locally_sparse_noise_4deg": (9000, 16, 28),
+    "locally_sparse_noise_8deg": (9000, 8, 14),
+}
+
+IMAGING_SHAPE = (512, 512)  # pixels of the max projection and ROI masks
