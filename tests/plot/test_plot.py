@@ -1,0 +1,78 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from brainobs import plot  # noqa: E402
+
+
+@pytest.fixture
+def ax():
+    fig, ax = plt.subplots()
+    yield ax
+    plt.close(fig)
+
+
+def test_max_projection_draws_outlines_of_every_mask(ax):
+    img = np.zeros((32, 32))
+    masks = np.zeros((2, 32, 32), bool)
+    masks[0, 5:10, 5:10] = True  # 5x5 square: 16 edge pixels
+    masks[1, 20:23, 20:23] = True  # 3x3 square: 8 edge pixels
+    out = plot.max_projection(img, ax, masks=masks, scale_um_per_px=None)
+    assert out is ax
+    overlay = ax.images[1].get_array()
+    edge = overlay[..., 3] > 0
+    assert edge.sum() == 16 + 8
+    assert edge[5, 5] and not edge[7, 7]  # corner is an edge, centre is not
+
+
+def test_max_projection_scale_bar_and_validation(ax):
+    plot.max_projection(np.random.default_rng(0).random((512, 512)), ax)
+    (line,) = ax.lines
+    x = line.get_xdata()
+    assert x[1] - x[0] == pytest.approx(100 / 0.78)
+    with pytest.raises(ValueError, match="2-D"):
+        plot.max_projection(np.zeros((2, 3, 4)), ax)
+    with pytest.raises(ValueError, match="masks must have shape"):
+        plot.max_projection(np.zeros((8, 8)), ax, masks=np.zeros((1, 4, 4), bool))
+
+
+def test_stacked_traces_offsets_first_on_top(ax):
+    t = np.arange(50) / 30.0
+    y = np.vstack([np.zeros(50), np.ones(50)])
+    plot.stacked_traces(t, y, ax, labels=["a", "b"], spacing=10.0)
+    first, second = ax.lines
+    assert np.allclose(first.get_ydata(), 10.0)  # trace 0 shifted up by one spacing
+    assert np.allclose(second.get_ydata(), 1.0)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    with pytest.raises(ValueError, match="match time"):
+        plot.stacked_traces(t, np.zeros((2, 49)), ax)
+    with pytest.raises(ValueError, match="labels"):
+        plot.stacked_traces(t, y, ax, labels=["a"])
+
+
+def test_stacked_traces_default_spacing_handles_flat_and_nan(ax):
+    t = np.arange(10.0)
+    plot.stacked_traces(t, np.full((2, 10), np.nan), ax)
+    plot.stacked_traces(t, np.zeros((2, 10)), ax)
+    assert len(ax.lines) == 4
+
+
+def test_preferred_image_histogram_counts(ax):
+    plot.preferred_image_histogram(np.array([0, 3, 3, 117, np.nan]), ax)
+    heights = np.array([p.get_height() for p in ax.patches])
+    assert heights.size == 118
+    assert heights[3] == 2 and heights[0] == 1 and heights[117] == 1 and heights.sum() == 4
+    with pytest.raises(ValueError, match="118"):
+        plot.preferred_image_histogram(np.array([118]), ax)
+    with pytest.raises(ValueError, match="2.5"):
+        plot.preferred_image_histogram(np.array([2.5]), ax)
+
+
+def test_stimulus_image(ax):
+    img = np.arange(16 * 28, dtype=np.uint8).reshape(16, 28)
+    plot.stimulus_image(img, ax, title="x")
+    assert ax.get_title() == "x"
+    assert np.array_equal(ax.images[0].get_array(), img)
