@@ -74,3 +74,13 @@ def stimulus_group(stimulus: str) -> str:
 def template_path(stimulus: str) -> str:
     """Path of a stimulus' template image stack dataset."""
     return f"{STIMULUS_TEMPLATES}/{stimulus}_image_stack/data"
+
+
+# --- added for the reader (brainobs.io.session) ---
+# Pipeline versions < 2.0 keep the neuropil trace next to the fluorescence trace.
+NEUROPIL_TRACES_V1 = f"{PIPE}/Fluorescence/imaging_plane_1/neuropil_traces"
+# Timestamps of the trace groups (AllenSDK times every trace with the Fluorescence ones).
+FLUORESCENCE_TIMESTAMPS = f"{PIPE}/Fluorescence/imaging_plane_1/timestamps"
+DFF_TIMESTAMPS = f"{PIPE}/DfOverF/imaging_plane_1/timestamps"
+# Some files spell the motion-correction series in the plural; it is tried first.
+MOTION_CORRECTION_PLURAL = f"{PIPE}/MotionCorrection/2p_image_series/xy_translations"
