@@ -1,0 +1,464 @@
+"""The catalog: what containers, experiments and cells exist, with filters.
+
+Storage choice: the normalized tables are kept as Parquet files in
+``DIR/.brainobs/catalog/`` and queried with pandas/pyarrow rather than DuckDB. pyarrow is
+already a dependency (no extra one), Parquet gives a fast columnar read of the cached
+tables (no JSON re-parsing: the cells JSON is ~100 MB for the full release), and once
+loaded, boolean-mask filters over an in-memory 63k-row table take well under a
+millisecond per clause, so a SQL engine would add a dependency without a speed-up.
+
+Tables are rebuilt from the JSON sources when missing or older than them (written to a
+temporary file then ``os.replace``-d, so readers never see half a file). If the data dir
+is not writable they live in memory only. The cells table is loaded only when first
+needed (``cells()``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from brainobs import vocab
+from brainobs._validate import as_int_list, check_choices
+from brainobs.errors import (
+    NWBFileError,
+    UnknownAreaError,
+    UnknownCreLineError,
+    UnknownIdError,
+    UnknownSessionTypeError,
+    UnknownStimulusError,
+    UnknownValueError,
+)
+
+from . import _source
+from .filters import mask_for
+
+STORE_SUBDIR = Path(".brainobs") / "catalog"
+TABLES = ("containers", "experiments", "cells")
+
+
+def default_data_dir() -> Path:
+    """The default data dir: ``$BRAINOBS_DATA`` if set, else ``~/brainobs-data``.
+
+    >>> isinstance(default_data_dir(), Path)
+    True
+    """
+    env = os.environ.get("BRAINOBS_DATA")
+    return Path(env).expanduser() if env else Path.home() / "brainobs-data"
+
+
+def open_observatory(data_dir: str | Path | None = None) -> Observatory:
+    """Open a brainobs data dir, an AllenSDK cache dir, or the path of its manifest.json.
+
+    Raises :class:`~brainobs.errors.DataDirError` when ``data_dir`` is neither.
+
+    >>> obs = open_observatory("~/brainobs-data")  # doctest: +SKIP
+    >>> obs.containers(area="VISp", cre_line="Cux2-CreERT2")  # doctest: +SKIP
+    """
+    return Observatory(data_dir)
+
+
+def write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:
+    """Write ``df`` to ``path`` via a temporary sibling and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".parquet.tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the catalog is meant to be shared
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Observatory:
+    """Catalog of one data dir.
+
+    Parameters
+    ----------
+    data_dir : str or Path, optional
+        A brainobs data dir, an AllenSDK cache dir, or a manifest.json path;
+        default :func:`default_data_dir`.
+
+    Notes
+    -----
+    Every str-vocabulary argument accepts a str or a list; unknown values raise the
+    matching ``Unknown*Error`` (a ``ValueError``) with the closest valid spelling.
+    Id arguments accept an int or a list: an id list where **none** of the ids exist
+    raises :class:`~brainobs.errors.UnknownIdError`; when some exist, the unknown ones
+    simply match nothing (as in AllenSDK).
+
+    Examples
+    --------
+    >>> obs = Observatory("~/brainobs-data")  # doctest: +SKIP
+    >>> obs.experiments(stimuli="natural_scenes").session_type.unique()  # doctest: +SKIP
+    array(['three_session_B'], dtype=object)
+    """
+
+    def __init__(self, data_dir: str | Path | None = None):
+        self._src = _source.locate(default_data_dir() if data_dir is None else data_dir)
+        self.data_dir: Path = self._src.data_dir
+        self.is_synthetic: bool = self._src.is_synthetic
+        self.store_dir: Path = self.data_dir / STORE_SUBDIR
+        self.store_writable: bool = True
+        self._tables: dict[str, pd.DataFrame] = {}
+
+    def __repr__(self) -> str:
+        kind = "synthetic" if self.is_synthetic else "AllenSDK cache"
+        return f"Observatory({str(self.data_dir)!r}, {kind})"
+
+    # ------------------------------------------------------------------ store
+
+    def _sources_of(self, name: str) -> list[Path]:
+        keys = ["CELL_SPECIMENS"] if name == "cells" else ["EXPERIMENT_CONTAINERS", "EXPERIMENTS"]
+        files = [self._src.json_file(k) for k in keys]
+        if self._src.manifest is not None:
+            files.append(self._src.manifest)
+        return [f for f in files if f is not None]
+
+    def _fresh(self, name: str) -> bool:
+        path = self.store_dir / f"{name}.parquet"
+        if not path.is_file():
+            return False
+        mtime = path.stat().st_mtime
+        return all(src.stat().st_mtime <= mtime for src in self._sources_of(name))
+
+    def _save(self, name: str, df: pd.DataFrame) -> None:
+        if not self.store_writable:
+            return
+        try:
+            write_parquet_atomic(df, self.store_dir / f"{name}.parquet")
+        except OSError:
+            self.store_writable = False  # read-only data dir: keep the table in memory
+
+    def _read(self, name: str) -> pd.DataFrame | None:
+        if not self._fresh(name):
+            return None
+        try:
+            return pd.read_parquet(self.store_dir / f"{name}.parquet")
+        except (OSError, ValueError):
+            return None  # unreadable cache: rebuild from JSON
+
+    def _table(self, name: str) -> pd.DataFrame:
+        if name in self._tables:
+            return self._tables[name]
+        if name == "cells":
+            df = self._read("cells")
+            if df is None:
+                df = _source.load_cells(self._src)
+                self._save("cells", df)
+            self._tables["cells"] = df
+            return df
+        c, e = self._read("containers"), self._read("experiments")
+        if c is None or e is None:
+            c, e = _source.load_tables(self._src)
+            self._save("containers", c)
+            self._save("experiments", e)
+        self._tables["containers"], self._tables["experiments"] = c, e
+        return self._tables[name]
+
+    def table(self, name: str) -> pd.DataFrame:
+        """The whole stored table ``name`` ('containers', 'experiments' or 'cells'), unfiltered."""
+        if name not in TABLES:
+            raise UnknownValueError(name, TABLES, kind="table")
+        return self._table(name)
+
+    def write_table(self, name: str, df: pd.DataFrame) -> None:
+        """Replace stored table ``name`` with ``df`` (atomic write; memory-only if read-only)."""
+        if name not in TABLES:
+            raise UnknownValueError(name, TABLES, kind="table")
+        if name != "cells":
+            self._table(name)  # make sure the sibling table is loaded too
+        df = df.reset_index(drop=True)
+        self._tables[name] = df
+        self._save(name, df)
+
+    def save_cells(self, df: pd.DataFrame) -> None:
+        """Update cell rows (matched by ``cell_specimen_id``) with the columns of ``df``.
+
+        New columns are added (null for other cells); the stored table is rewritten
+        atomically. Ids absent from the catalog raise UnknownIdError.
+
+        >>> obs.save_cells(pd.DataFrame({"cell_specimen_id": [1], "p_dg": [0.01]}))  # doctest: +SKIP
+        """
+        if "cell_specimen_id" not in df:
+            raise ValueError("save_cells needs a cell_specimen_id column")
+        upd = df.drop_duplicates("cell_specimen_id", keep="last").set_index("cell_specimen_id")
+        cells = self._table("cells")
+        index = pd.Index(cells["cell_specimen_id"])
+        pos = index.get_indexer(upd.index)
+        if (pos < 0).any():
+            raise UnknownIdError("cell specimen", upd.index[pos < 0].tolist(), "the catalog")
+        out = cells.copy()
+        has = np.zeros(len(out), dtype=bool)
+        has[pos] = True
+        for col in upd.columns:
+            new = pd.Series(upd[col].to_numpy(), index=pos).reindex(range(len(out)))
+            if has.all() or col not in out:
+                out[col] = new.to_numpy() if has.all() else new
+            else:
+                old = out[col]
+                values = np.where(has, new.to_numpy(dtype=object), old.to_numpy(dtype=object))
+                out[col] = pd.Series(values, index=out.index).infer_objects()
+        self.write_table("cells", out)
+
+    # ------------------------------------------------------------ vocabularies
+
+    def _passed(self, name: str) -> pd.DataFrame:
+        df = self._table(name)
+        col = "failed" if name == "containers" else "container_failed"
+        return df[~df[col].to_numpy(dtype=bool)]
+
+    @staticmethod
+    def _sorted(values: pd.Series) -> list:
+        return sorted(v.item() if hasattr(v, "item") else v for v in values.dropna().unique())
+
+    def cre_lines(self) -> list[str]:
+        """Sorted Cre lines of non-failed containers."""
+        return self._sorted(self._passed("containers")["cre_line"])
+
+    def areas(self) -> list[str]:
+        """Sorted targeted structures (areas) of non-failed containers."""
+        return self._sorted(self._passed("containers")["targeted_structure"])
+
+    def reporter_lines(self) -> list[str]:
+        """Sorted reporter lines of non-failed containers."""
+        return self._sorted(self._passed("containers")["reporter_line"])
+
+    def imaging_depths(self) -> list[int]:
+        """Sorted imaging depths (µm) of non-failed containers."""
+        return [int(d) for d in self._sorted(self._passed("containers")["imaging_depth"])]
+
+    def session_types(self) -> list[str]:
+        """Sorted session types of experiments in non-failed containers."""
+        return self._sorted(self._passed("experiments")["session_type"])
+
+    def stimuli(self) -> list[str]:
+        """Sorted stimuli shown in the catalog's (non-failed) session types."""
+        return sorted({s for t in self.session_types() for s in vocab.SESSION_STIMULI.get(t, ())})
+
+    # ---------------------------------------------------------------- validation
+
+    def _choices(self, column: str, extra: tuple[str, ...]) -> list[str]:
+        values = self._table("containers")[column].dropna().unique().tolist()
+        return sorted(set(extra) | {str(v) for v in values})
+
+    def _check_cre(self, value: Any) -> list[str] | None:
+        return check_choices(
+            value, self._choices("cre_line", vocab.CRE_LINES), UnknownCreLineError, "cre_line"
+        )
+
+    def _check_area(self, value: Any) -> list[str] | None:
+        return check_choices(
+            value, self._choices("targeted_structure", vocab.AREAS), UnknownAreaError, "area"
+        )
+
+    def _check_reporter(self, value: Any) -> list[str] | None:
+        return check_choices(
+            value,
+            self._choices("reporter_line", vocab.REPORTER_LINES),
+            lambda v, ch: UnknownValueError(v, ch, kind="reporter line"),
+            "reporter_line",
+        )
+
+    def _check_transgenic(self, value: Any) -> list[str] | None:
+        lines = self._table("containers")["transgenic_lines"].dropna().str.split("; ").explode()
+        choices = sorted(
+            set(lines.dropna()) - {""} | set(vocab.CRE_LINES) | set(vocab.REPORTER_LINES)
+        )
+        return check_choices(
+            value,
+            choices,
+            lambda v, ch: UnknownValueError(v, ch, kind="transgenic line"),
+            "transgenic_line",
+        )
+
+    @staticmethod
+    def _check_ids(values: Any, known: pd.Series, kind: str) -> list[int] | None:
+        ids = as_int_list(values, f"{kind} ids")
+        if ids is not None and ids and not known.isin(ids).any():
+            raise UnknownIdError(kind, ids, "the catalog")
+        return ids
+
+    # ------------------------------------------------------------------ queries
+
+    def _common_mask(
+        self, df, area, cre_line, reporter_line, imaging_depth, transgenic_line
+    ) -> np.ndarray:
+        mask = np.ones(len(df), dtype=bool)
+        if (areas := self._check_area(area)) is not None:
+            mask &= df["targeted_structure"].isin(areas).to_numpy()
+        if (cres := self._check_cre(cre_line)) is not None:
+            mask &= df["cre_line"].isin(cres).to_numpy()
+        if (reps := self._check_reporter(reporter_line)) is not None:
+            mask &= df["reporter_line"].isin(reps).to_numpy()
+        if (depths := as_int_list(imaging_depth, "imaging_depth")) is not None:
+            mask &= df["imaging_depth"].isin(depths).to_numpy()
+        if (lines := self._check_transgenic(transgenic_line)) is not None:
+            wanted = {x.lower() for x in lines}
+            split = df["transgenic_lines"].fillna("").str.lower().str.split("; ")
+            mask &= split.map(lambda names: bool(wanted.intersection(names))).to_numpy(dtype=bool)
+        return mask
+
+    def containers(
+        self,
+        container_id: Any = None,
+        area: Any = None,
+        cre_line: Any = None,
+        reporter_line: Any = None,
+        imaging_depth: Any = None,
+        include_failed: bool = False,
+        transgenic_line: Any = None,
+    ) -> pd.DataFrame:
+        """Experiment containers matching every given filter.
+
+        Columns: id, imaging_depth, targeted_structure, cre_line, reporter_line, donor_name,
+        specimen_name, specimen_id, tags, failed (+ transgenic_lines, donor_full_genotype, sex).
+
+        >>> obs.containers(area="VISp", cre_line="Rorb-IRES2-Cre")  # doctest: +SKIP
+        """
+        df = self._table("containers")
+        ids = self._check_ids(container_id, df["id"], "experiment container")
+        mask = self._common_mask(df, area, cre_line, reporter_line, imaging_depth, transgenic_line)
+        if not include_failed:
+            mask &= ~df["failed"].to_numpy(dtype=bool)
+        if ids is not None:
+            mask &= df["id"].isin(ids).to_numpy()
+        return df[mask].reset_index(drop=True)
+
+    def experiments(
+        self,
+        experiment_id: Any = None,
+        container_id: Any = None,
+        area: Any = None,
+        cre_line: Any = None,
+        reporter_line: Any = None,
+        imaging_depth: Any = None,
+        session_type: Any = None,
+        stimuli: Any = None,
+        cell_specimen_id: Any = None,
+        include_failed: bool = False,
+        require_eye_tracking: bool = False,
+        transgenic_line: Any = None,
+    ) -> pd.DataFrame:
+        """Ophys experiments (sessions) matching every given filter.
+
+        ``stimuli`` keeps sessions showing any of the given stimuli. ``cell_specimen_id``
+        keeps experiments of the containers holding those cells; combined with
+        ``container_id`` the two container sets are **intersected** (AllenSDK computes a
+        set difference there, a bug).
+
+        >>> obs.experiments(stimuli=["natural_scenes"]).session_type.unique()  # doctest: +SKIP
+        """
+        df = self._table("experiments")
+        ids = self._check_ids(experiment_id, df["id"], "ophys experiment")
+        cids = self._check_ids(
+            container_id, self._table("containers")["id"], "experiment container"
+        )
+        mask = self._common_mask(df, area, cre_line, reporter_line, imaging_depth, transgenic_line)
+        if ids is not None:
+            mask &= df["id"].isin(ids).to_numpy()
+        if require_eye_tracking:
+            mask &= (df["fail_eye_tracking"] == False).to_numpy(dtype=bool)  # noqa: E712 (None != False)
+        if not include_failed:
+            mask &= ~df["container_failed"].to_numpy(dtype=bool)
+        if cell_specimen_id is not None:
+            cells = self._table("cells")
+            cell_ids = self._check_ids(cell_specimen_id, cells["cell_specimen_id"], "cell specimen")
+            holding = set(
+                cells.loc[
+                    cells["cell_specimen_id"].isin(cell_ids), "experiment_container_id"
+                ].tolist()
+            )
+            cids = sorted(holding if cids is None else holding.intersection(cids))
+        if cids is not None:
+            mask &= df["experiment_container_id"].isin(cids).to_numpy()
+        if session_type is not None:
+            types = check_choices(
+                session_type,
+                sorted(set(vocab.SESSION_TYPES) | set(df["session_type"].dropna())),
+                UnknownSessionTypeError,
+                "session_type",
+            )
+            mask &= df["session_type"].isin(types).to_numpy()
+        if stimuli is not None:
+            stims = check_choices(stimuli, vocab.STIMULI, UnknownStimulusError, "stimuli")
+            showing = [t for t, s in vocab.SESSION_STIMULI.items() if set(s).intersection(stims)]
+            mask &= df["session_type"].isin(showing).to_numpy()
+        return df[mask].reset_index(drop=True)
+
+    def cells(
+        self,
+        cell_specimen_id: Any = None,
+        container_id: Any = None,
+        area: Any = None,
+        cre_line: Any = None,
+        imaging_depth: Any = None,
+        filters: Any = None,
+        include_failed: bool = False,
+    ) -> pd.DataFrame:
+        """Cell specimens (cell_specimens.json columns) matching every given filter.
+
+        ``filters``: ``"p_ns < 0.05"``, a list of such strings (AND) or AllenSDK dicts
+        ``{'field': 'p_dg', 'op': '<', 'value': 0.05}`` — see :mod:`brainobs.catalog.filters`.
+
+        >>> obs.cells(area="VISp", filters=["p_dg < 0.05", "dsi_dg >= 0.5"])  # doctest: +SKIP
+        """
+        df = self._table("cells")
+        mask = mask_for(df, filters)  # validates columns/operators first
+        ids = self._check_ids(cell_specimen_id, df["cell_specimen_id"], "cell specimen")
+        cids = self._check_ids(
+            container_id, self._table("containers")["id"], "experiment container"
+        )
+        if not include_failed:
+            mask &= ~df["failed_experiment_container"].fillna(False).to_numpy(dtype=bool)
+        if ids is not None:
+            mask &= df["cell_specimen_id"].isin(ids).to_numpy()
+        if cids is not None:
+            mask &= df["experiment_container_id"].isin(cids).to_numpy()
+        if (areas := self._check_area(area)) is not None:
+            mask &= df["area"].isin(areas).to_numpy()
+        if (cres := self._check_cre(cre_line)) is not None:
+            mask &= df["tld1_name"].isin(cres).to_numpy()
+        if (depths := as_int_list(imaging_depth, "imaging_depth")) is not None:
+            mask &= df["imaging_depth"].isin(depths).to_numpy()
+        return df[mask].reset_index(drop=True)
+
+    # ----------------------------------------------------------------- sessions
+
+    def session_path(self, experiment_id: int) -> Path:
+        """Path of an experiment's NWB file (manifest EXPERIMENT_DATA spec); may not exist yet."""
+        (eid,) = as_int_list([experiment_id], "experiment_id")  # type: ignore[misc]
+        if not (self._table("experiments")["id"] == eid).any():
+            raise UnknownIdError("ophys experiment", [eid], "the catalog")
+        return self._src.data_dir / (self._src.specs["EXPERIMENT_DATA"] % eid)
+
+    def session(self, experiment_id: int):
+        """Open an experiment's NWB file as a :class:`brainobs.io.Session`."""
+        path = self.session_path(experiment_id)
+        if not path.is_file():
+            raise NWBFileError(f"Session file of experiment {experiment_id} not downloaded: {path}")
+        from brainobs.io import Session  # lazy: io is a lower layer but heavy to import
+
+        return Session(path)
+
+    def stimulus_mappings(self) -> list[dict]:
+        """Records of stimulus_mappings.json ([] when absent)."""
+        path = self._src.json_file("STIMULUS_MAPPINGS")
+        return _source.read_json(path) if path else []
+
+    def raw(self, key: str) -> list[dict]:
+        """Raw API records of 'EXPERIMENT_CONTAINERS', 'EXPERIMENTS' or 'CELL_SPECIMENS'."""
+        path = self._src.json_file(key)
+        if key == "EXPERIMENTS" and path is None:
+            return _source.experiments_from_containers(self.raw("EXPERIMENT_CONTAINERS"))
+        return _source.read_json(path) if path else []
+
+
+__all__ = ["Observatory", "open_observatory", "default_data_dir", "write_parquet_atomic"]
