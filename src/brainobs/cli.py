@@ -1,0 +1,365 @@
+"""The ``brainobs`` command: thin wrappers that parse, call the library and print.
+
+User mistakes (unknown Cre line, missing file, bad filter ...) print one clear error
+line and exit with status 2; set ``BRAINOBS_DEBUG=1`` to see the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from brainobs.errors import BrainobsError
+
+app = typer.Typer(
+    name="brainobs",
+    help=(
+        "Explore the Allen Brain Observatory Visual Coding 2P dataset offline.\n\n"
+        "Start with `brainobs demo`. Every command reads a data dir given by --data-dir, "
+        "the BRAINOBS_DATA variable, or ~/brainobs-data; it may be a brainobs data dir or an "
+        "existing AllenSDK BrainObservatoryCache dir (the folder of its manifest.json)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+class Fmt(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    parquet = "parquet"
+
+
+class Size(StrEnum):
+    tiny = "tiny"
+    small = "small"
+    full = "full"
+
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", "-d", help="brainobs data dir or AllenSDK cache dir (default: $BRAINOBS_DATA or ~/brainobs-data).",
+                 show_default=False),
+]
+FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format; parquet needs --out.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write the table to this file instead of stdout.")]
+
+
+def _resolve_data_dir(data_dir: Path | None) -> Path:
+    from brainobs.catalog import default_data_dir
+
+    return Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+
+
+def _obs(data_dir: Path | None):
+    from brainobs.catalog import open_observatory
+
+    return open_observatory(_resolve_data_dir(data_dir))
+
+
+def _rich_table(df: pd.DataFrame, title: str | None = None, max_rows: int = 60) -> Table:
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for col in df.columns:
+        table.add_column(str(col), overflow="fold")
+    shown = df.head(max_rows)
+    for row in shown.itertuples(index=False):
+        table.add_row(*(_cell_text(v) for v in row))
+    if len(df) > max_rows:
+        table.caption = f"{max_rows} of {len(df)} rows shown; use --format csv for all"
+    return table
+
+
+def _cell_text(v: object) -> str:
+    """Short, readable text for one table cell (floats to 6 significant digits)."""
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def emit(df: pd.DataFrame, fmt: Fmt, out: Path | None, title: str | None = None) -> None:
+    """Print or write a table in the requested format (atomic when writing a file)."""
+    if fmt is Fmt.parquet and out is None:
+        raise typer.BadParameter("--format parquet writes binary data: give --out FILE.parquet", param_hint="--out")
+    if fmt is Fmt.table and out is None:
+        console.print(_rich_table(df, title))
+        return
+    if fmt is Fmt.csv or (fmt is Fmt.table and out is not None):
+        text = df.to_csv(index=False)
+    elif fmt is Fmt.json:
+        text = df.to_json(orient="records", indent=2, default_handler=str)
+    else:
+        text = None
+    if out is None:
+        sys.stdout.write(text or "")
+        return
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp")
+    if text is None:
+        df.to_parquet(tmp, index=False)
+    else:
+        tmp.write_text(text)
+    os.replace(tmp, out)
+    err_console.print(f"wrote {len(df)} rows to {out}")
+
+
+ColumnsOpt = Annotated[str | None, typer.Option(help="Comma-separated columns to show (default: a readable subset for tables, all for files).")]
+
+CONTAINER_COLUMNS = ["id", "targeted_structure", "cre_line", "reporter_line", "imaging_depth", "donor_name", "failed"]
+EXPERIMENT_COLUMNS = ["id", "experiment_container_id", "session_type", "targeted_structure", "cre_line",
+                      "imaging_depth", "acquisition_age_days", "fail_eye_tracking"]
+CELL_COLUMNS = ["cell_specimen_id", "experiment_container_id", "area", "tld1_name", "imaging_depth"]
+
+
+def select_columns(df: pd.DataFrame, columns: str | None, fmt: Fmt, default: list[str]) -> pd.DataFrame:
+    """Keep the user's columns (validated), or a readable default subset for terminal tables."""
+    if columns:
+        wanted = [c.strip() for c in columns.split(",") if c.strip()]
+        for c in wanted:
+            if c not in df.columns:
+                from brainobs.errors import UnknownValueError
+
+                raise UnknownValueError(c, df.columns, kind="column")
+        return df[wanted]
+    if fmt is Fmt.table:
+        return df[[c for c in default if c in df.columns]]
+    return df
+
+
+def _progress_callback(progress: Progress):
+    task_ids: dict[str, int] = {}
+
+    def cb(done: int, total: int, description: str) -> None:
+        key = "main"
+        if key not in task_ids:
+            task_ids[key] = progress.add_task(description, total=total)
+        progress.update(task_ids[key], completed=done, total=total, description=description)
+
+    return cb
+
+
+def _make_progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TimeElapsedColumn(), console=err_console, transient=False)
+
+
+def _synthesize(out: Path, size: str, seed: int, config: Path | None, containers: int | None, overwrite: bool) -> Path:
+    from brainobs.synth import generate_observatory
+
+    with _make_progress() as progress:
+        return generate_observatory(out, size=size, seed=seed, config=config, n_containers=containers,
+                                    overwrite=overwrite, progress=_progress_callback(progress))
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the figures and summary.json.")] = Path("brainobs-demo"),
+    area: Annotated[str | None, typer.Option(help="Visual area, e.g. VISp (default: first with data).")] = None,
+    cre_line: Annotated[str | None, typer.Option("--cre-line", help="Cre line, e.g. Cux2-CreERT2.")] = None,
+    size: Annotated[Size, typer.Option(help="Size of the synthetic observatory made when the data dir is empty.")] = Size.small,
+) -> None:
+    """Run the tutorial story and write its figures.
+
+    Creates a small synthetic observatory in the data dir if there is none, lists Cre
+    lines and areas, picks an area and a Cre line with data, lists their containers,
+    opens the natural-scenes session and writes the max projection, 10 stacked dF/F
+    traces, the preferred-image histogram, the top image and the fraction of
+    direction-selective cells (when the metrics exist) into --out.
+    """
+    from brainobs.demo import run_demo
+
+    root = _resolve_data_dir(data_dir)
+    if not (root / "manifest.json").exists() and not (root.is_file() and root.name.endswith(".json")):
+        if root.exists() and any(root.iterdir()):
+            raise BrainobsError(f"{root} is not empty and holds no manifest.json; choose another --data-dir "
+                                "or an empty folder for the synthetic observatory.")
+        err_console.print(f"No observatory in {root}: generating a {size.value} synthetic one (seed 0).")
+        _synthesize(root, size.value, 0, None, None, overwrite=root.exists())
+    summary = run_demo(root, out, area=area, cre_line=cre_line, log=console.print,
+                       show_table=lambda df, title: console.print(_rich_table(df, title)))
+    rows = [(k, json.dumps(v) if isinstance(v, (list, dict)) else str(v))
+            for k, v in summary.items() if k != "figures"]
+    console.print(_rich_table(pd.DataFrame(rows, columns=["item", "value"]), "Summary"))
+    for name, path in summary["figures"].items():
+        console.print(f"  {name:<18} {path}")
+    console.print(f"Wrote {len(summary['figures'])} figures and summary.json to {out}")
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to create (must not exist or be empty, unless --overwrite).")],
+    size: Annotated[Size, typer.Option(help="tiny (tests), small (demo) or full (real session length).")] = Size.small,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same observatory.")] = 0,
+    config: Annotated[Path | None, typer.Option(help="TOML file overriding the per-Cre-line tuning distributions.")] = None,
+    containers: Annotated[int | None, typer.Option(help="Number of experiment containers (default set by --size).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing observatory in --out.")] = False,
+) -> None:
+    """Write a synthetic observatory with known ground truth.
+
+    The result has the real on-disk layout of an AllenSDK cache dir (manifest.json,
+    experiment_containers.json, ophys_experiments.json, cell_specimens.json and one NWB
+    1.x file per session under ophys_experiment_data/), plus ground_truth/*.parquet with
+    every cell's true tuning. It is written to a temporary folder and renamed at the end.
+    """
+    path = _synthesize(out, size.value, seed, config, containers, overwrite)
+    console.print(f"Synthetic observatory written to {path}")
+
+
+@app.command("cre-lines")
+def cre_lines(data_dir: DataDir = None, fmt: FormatOpt = Fmt.table, out: OutOpt = None) -> None:
+    """List the Cre lines with data, with their numbers of containers and cells."""
+    obs = _obs(data_dir)
+    emit(_vocab_counts(obs, "cre_line"), fmt, out, "Cre lines")
+
+
+@app.command()
+def areas(data_dir: DataDir = None, fmt: FormatOpt = Fmt.table, out: OutOpt = None) -> None:
+    """List the visual areas (targeted structures) with data."""
+    obs = _obs(data_dir)
+    emit(_vocab_counts(obs, "targeted_structure"), fmt, out, "Areas")
+
+
+def _vocab_counts(obs, column: str) -> pd.DataFrame:
+    cont = obs.containers()
+    counts = cont.groupby(column).size().rename("containers")
+    cells = obs.cells()
+    cell_col = {"cre_line": "tld1_name", "targeted_structure": "area"}[column]
+    if len(cells) and cell_col in cells.columns:
+        counts = pd.concat([counts, cells.groupby(cell_col).size().rename("cells")], axis=1)
+        counts["cells"] = counts["cells"].fillna(0).astype(int)
+    df = counts.reset_index().rename(columns={"index": column})
+    return df.sort_values(column).reset_index(drop=True)
+
+
+@app.command()
+def containers(
+    data_dir: DataDir = None,
+    area: Annotated[list[str] | None, typer.Option(help="Area(s), e.g. VISp; repeat for several.")] = None,
+    cre_line: Annotated[list[str] | None, typer.Option("--cre-line", help="Cre line(s); repeat for several.")] = None,
+    depth: Annotated[list[int] | None, typer.Option(help="Imaging depth(s) in µm.")] = None,
+    include_failed: Annotated[bool, typer.Option(help="Also list failed containers.")] = False,
+    columns: ColumnsOpt = None,
+    fmt: FormatOpt = Fmt.table,
+    out: OutOpt = None,
+) -> None:
+    """List experiment containers (one mouse, one field of view, three sessions)."""
+    obs = _obs(data_dir)
+    df = obs.containers(area=area, cre_line=cre_line, imaging_depth=depth, include_failed=include_failed)
+    df = select_columns(df, columns, fmt, CONTAINER_COLUMNS)
+    emit(df, fmt, out, f"{len(df)} containers")
+
+
+@app.command()
+def experiments(
+    data_dir: DataDir = None,
+    container_id: Annotated[list[int] | None, typer.Option("--container-id", "-c", help="Container id(s).")] = None,
+    area: Annotated[list[str] | None, typer.Option(help="Area(s).")] = None,
+    cre_line: Annotated[list[str] | None, typer.Option("--cre-line", help="Cre line(s).")] = None,
+    session_type: Annotated[list[str] | None, typer.Option("--session-type", help="three_session_A, _B, _C or _C2.")] = None,
+    stimulus: Annotated[list[str] | None, typer.Option("--stimulus", help="Only sessions showing this stimulus, e.g. natural_scenes.")] = None,
+    include_failed: Annotated[bool, typer.Option(help="Include sessions of failed containers.")] = False,
+    columns: ColumnsOpt = None,
+    fmt: FormatOpt = Fmt.table,
+    out: OutOpt = None,
+) -> None:
+    """List ophys experiments (sessions)."""
+    obs = _obs(data_dir)
+    df = obs.experiments(container_id=container_id, area=area, cre_line=cre_line, session_type=session_type,
+                         stimuli=stimulus, include_failed=include_failed)
+    df = select_columns(df, columns, fmt, EXPERIMENT_COLUMNS)
+    emit(df, fmt, out, f"{len(df)} experiments")
+
+
+@app.command()
+def cells(
+    data_dir: DataDir = None,
+    container_id: Annotated[list[int] | None, typer.Option("--container-id", "-c", help="Container id(s).")] = None,
+    area: Annotated[list[str] | None, typer.Option(help="Area(s).")] = None,
+    cre_line: Annotated[list[str] | None, typer.Option("--cre-line", help="Cre line(s).")] = None,
+    filter_: Annotated[list[str] | None, typer.Option("--filter", help="Metric filter such as 'p_ns < 0.05'; repeat to AND.")] = None,
+    columns: ColumnsOpt = None,
+    include_failed: Annotated[bool, typer.Option(help="Include cells of failed containers.")] = False,
+    fmt: FormatOpt = Fmt.table,
+    out: OutOpt = None,
+) -> None:
+    """List cells with their metric columns; filter with e.g. --filter 'p_ns < 0.05'."""
+    obs = _obs(data_dir)
+    df = obs.cells(container_id=container_id, area=area, cre_line=cre_line, filters=filter_,
+                   include_failed=include_failed)
+    extra = [c for c in ("p_dg", "dsi_dg", "p_ns", "pref_image_ns") if c in df.columns and df[c].notna().any()]
+    df = select_columns(df, columns, fmt, CELL_COLUMNS + extra)
+    emit(df, fmt, out, f"{len(df)} cells")
+
+
+@app.command()
+def session(
+    target: Annotated[str, typer.Argument(metavar="ID|FILE.nwb", help="An ophys experiment id from the catalog, or a path to an NWB file.")],
+    data_dir: DataDir = None,
+    fmt: FormatOpt = Fmt.table,
+) -> None:
+    """Summarise one session: metadata, stimuli, cells and frames."""
+    from brainobs.io import Session
+
+    if target.isdigit():
+        s = _obs(data_dir).session(int(target))
+    else:
+        s = Session(Path(target))
+    with s:
+        meta = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in s.metadata.items()}
+        meta.update(n_cells=s.n_cells, n_frames=s.n_frames, frame_rate_hz=round(s.frame_rate, 3),
+                    duration_s=round(float(s.timestamps[-1] - s.timestamps[0]), 1))
+        rows = []
+        for name in s.list_stimuli():
+            t = s.stimulus_table(name)
+            rows.append({"stimulus": name, "presentations": len(t),
+                         "first_start_s": round(float(t["start_time"].min()), 2) if len(t) else None,
+                         "last_end_s": round(float(t["end_time"].max()), 2) if len(t) else None})
+        stim = pd.DataFrame(rows)
+        if fmt is Fmt.json:
+            sys.stdout.write(json.dumps({"metadata": meta, "stimuli": rows}, indent=2, default=str) + "\n")
+        elif fmt is Fmt.csv:
+            sys.stdout.write(pd.DataFrame(list(meta.items()), columns=["field", "value"]).to_csv(index=False))
+            sys.stdout.write("\n" + stim.to_csv(index=False))
+        elif fmt is Fmt.parquet:
+            raise typer.BadParameter("session prints a summary; use --format table, csv or json", param_hint="--format")
+        else:
+            console.print(_rich_table(pd.DataFrame([(k, str(v)) for k, v in meta.items()], columns=["field", "value"]),
+                                      f"Session {s.ophys_experiment_id}"))
+            console.print(_rich_table(stim, "Stimuli"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``brainobs`` console script; returns the exit status."""
+    debug = os.environ.get("BRAINOBS_DEBUG") not in (None, "", "0")
+    try:
+        # Standalone mode: typer prints usage errors itself and exits via SystemExit.
+        app(args=argv, prog_name="brainobs", standalone_mode=True)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except (BrainobsError, LookupError, ValueError, OSError) as e:
+        if debug:
+            raise
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        err_console.print(f"[bold red]error:[/] {msg}", highlight=False)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""The `brainobs` command, run in-process on the tiny synthetic observatory."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from brainobs.catalog import open_observatory
+from brainobs.cli import main
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def obs_dir(tiny_observatory: Path, tmp_path_factory) -> Path:
+    # A private copy: some tests write metrics into the catalog store.
+    dst = tmp_path_factory.mktemp("cli") / "obs"
+    shutil.copytree(tiny_observatory, dst)
+    return dst
+
+
+def test_help_lists_every_command(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for cmd in ("demo", "synth", "cre-lines", "areas", "containers", "experiments", "cells", "session"):
+        assert cmd in out
+
+
+def test_cre_lines_and_areas_count_containers(capsys, obs_dir):
+    obs = open_observatory(obs_dir)
+    code, out, _ = run(capsys, "cre-lines", "--data-dir", obs_dir, "--format", "csv")
+    assert code == 0
+    df = pd.read_csv(io.StringIO(out))
+    expected = obs.containers().groupby("cre_line").size()
+    assert dict(zip(df["cre_line"], df["containers"], strict=True)) == expected.to_dict()
+    code, out, _ = run(capsys, "areas", "--data-dir", obs_dir, "--format", "json")
+    assert code == 0
+    areas = json.loads(out)
+    assert sorted(a["targeted_structure"] for a in areas) == obs.areas()
+    assert sum(a["cells"] for a in areas) == len(obs.cells())
+
+
+def test_table_output_is_readable(capsys, obs_dir, monkeypatch):
+    from rich.console import Console
+
+    import brainobs.cli
+
+    monkeypatch.setattr(brainobs.cli, "console", Console(width=200))  # a wide terminal
+    obs = open_observatory(obs_dir)
+    code, out, _ = run(capsys, "containers", "--data-dir", obs_dir)
+    assert code == 0
+    assert f"{len(obs.containers())} containers" in out and "targeted_structure" in out
+    assert "donor_name" in out and "tags" not in out  # a readable subset of columns
+    for cid in obs.containers()["id"]:
+        assert str(cid) in out
+
+
+def test_containers_filter_matches_library(capsys, obs_dir):
+    obs = open_observatory(obs_dir)
+    area = obs.areas()[0]
+    code, out, _ = run(capsys, "containers", "-d", obs_dir, "--area", area, "-f", "csv")
+    assert code == 0
+    df = pd.read_csv(io.StringIO(out))
+    assert sorted(df["id"]) == sorted(obs.containers(area=area)["id"])
+    assert set(df["targeted_structure"]) == {area}
+
+
+def test_unknown_cre_line_is_one_clear_error(capsys, obs_dir):
+    code, out, err = run(capsys, "containers", "-d", obs_dir, "--cre-line", "Rorb")
+    assert code == 2
+    assert "Rorb-IRES2-Cre" in err and "Valid choices" in err
+    assert "Traceback" not in err + out
+
+
+def test_experiments_by_stimulus(capsys, obs_dir):
+    code, out, _ = run(capsys, "experiments", "-d", obs_dir, "--stimulus", "natural_scenes", "-f", "json")
+    assert code == 0
+    rows = json.loads(out)
+    assert rows and {r["session_type"] for r in rows} == {"three_session_B"}
+
+
+def test_cells_parquet_needs_out_and_writes_atomically(capsys, obs_dir, tmp_path):
+    code, _, err = run(capsys, "cells", "-d", obs_dir, "-f", "parquet")
+    assert code == 2 and "--out" in err
+    dest = tmp_path / "cells.parquet"
+    code, _, err = run(capsys, "cells", "-d", obs_dir, "-f", "parquet", "--out", dest)
+    assert code == 0
+    df = pd.read_parquet(dest)
+    assert len(df) == len(open_observatory(obs_dir).cells())
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_cells_bad_filter_column_suggests(capsys, obs_dir):
+    code, _, err = run(capsys, "cells", "-d", obs_dir, "--filter", "p_nss < 0.05")
+    assert code == 2 and "p_ns" in err
+
+
+def test_cells_columns_option(capsys, obs_dir):
+    code, out, _ = run(capsys, "cells", "-d", obs_dir, "--columns", "cell_specimen_id,area", "-f", "csv")
+    assert code == 0
+    assert out.splitlines()[0] == "cell_specimen_id,area"
+    code, _, err = run(capsys, "cells", "-d", obs_dir, "--columns", "aera", "-f", "csv")
+    assert code == 2 and "'area'" in err
+
+
+def test_session_summary_by_id_and_by_file(capsys, obs_dir):
+    obs = open_observatory(obs_dir)
+    exp = obs.experiments(session_type="three_session_A").iloc[0]
+    code, out, _ = run(capsys, "session", str(int(exp["id"])), "-d", obs_dir, "-f", "json")
+    assert code == 0
+    summary = json.loads(out)
+    assert summary["metadata"]["session_type"] == "three_session_A"
+    assert {r["stimulus"] for r in summary["stimuli"]} >= {"drifting_gratings", "spontaneous"}
+    with obs.session(int(exp["id"])) as s:
+        n_dg = len(s.stimulus_table("drifting_gratings"))
+    assert {r["stimulus"]: r["presentations"] for r in summary["stimuli"]}["drifting_gratings"] == n_dg
+    code, out, _ = run(capsys, "session", obs.session_path(int(exp["id"])))
+    assert code == 0 and "drifting_gratings" in out
+    code, out, _ = run(capsys, "session", obs.session_path(int(exp["id"])), "-f", "csv")
+    assert code == 0 and "stimulus,presentations" in out
+
+
+def test_session_errors_name_the_problem(capsys, obs_dir, tmp_path):
+    code, _, err = run(capsys, "session", tmp_path / "nope.nwb")
+    assert code == 2 and "nope.nwb" in err
+    bad = tmp_path / "bad.nwb"
+    src = next((obs_dir / "ophys_experiment_data").glob("*.nwb"))
+    bad.write_bytes(src.read_bytes()[: src.stat().st_size // 3])
+    code, _, err = run(capsys, "session", bad)
+    assert code == 2 and "bad.nwb" in err and "Traceback" not in err
+    code, _, err = run(capsys, "session", "123", "-d", obs_dir)
+    assert code == 2 and "123" in err
+
+
+def test_bad_data_dir(capsys, tmp_path):
+    code, _, err = run(capsys, "areas", "-d", tmp_path)
+    assert code == 2 and str(tmp_path) in err and "brainobs synth" in err
+
+
+def test_synth_refuses_non_empty_dir(capsys, tmp_path):
+    (tmp_path / "x").write_text("keep me")
+    code, _, err = run(capsys, "synth", "--out", tmp_path, "--size", "tiny")
+    assert code == 2
+    assert (tmp_path / "x").read_text() == "keep me"
+
+
+def test_synth_writes_observatory(capsys, tmp_path):
+    code, out, _ = run(capsys, "synth", "--out", tmp_path / "o", "--size", "tiny", "--seed", "3", "--containers", "2")
+    assert code == 0
+    obs = open_observatory(tmp_path / "o")
+    assert len(obs.containers(include_failed=True)) == 2
+    assert len(obs.experiments(include_failed=True)) == 6
+
+
+def test_demo_creates_observatory_and_figures(capsys, tmp_path):
+    data, out = tmp_path / "data", tmp_path / "fig"
+    code, stdout, _ = run(capsys, "demo", "--data-dir", data, "--out", out, "--size", "tiny")
+    assert code == 0, stdout
+    assert (data / "manifest.json").exists()
+    summary = json.loads((out / "summary.json").read_text())
+    for name in ("max_projection", "dff_traces"):
+        assert Path(summary["figures"][name]).exists()
+    # No metrics yet: the demo says so rather than inventing a histogram.
+    assert summary["fraction_direction_selective"] is None
+    assert "preferred_images" not in summary["figures"]
+    assert "not in the catalog yet" in stdout
+    obs = open_observatory(data)
+    exp = obs.experiments(experiment_id=summary["experiment_id"]).iloc[0]
+    assert exp["session_type"] == "three_session_B"
+    assert exp["targeted_structure"] == summary["area"] and exp["cre_line"] == summary["cre_line"]
+
+
+def test_demo_with_metrics_draws_histogram_and_top_image(capsys, obs_dir, tmp_path):
+    obs = open_observatory(obs_dir)
+    cells = obs.cells(include_failed=True).copy()
+    rng = np.random.default_rng(1)
+    cells["p_ns"] = rng.random(len(cells)) * 0.1
+    cells["pref_image_ns"] = rng.integers(0, 3, len(cells)).astype(float)
+    cells["p_dg"] = rng.random(len(cells)) * 0.1
+    cells["dsi_dg"] = rng.random(len(cells))
+    obs.save_cells(cells)
+
+    out = tmp_path / "fig"
+    code, stdout, _ = run(capsys, "demo", "--data-dir", obs_dir, "--out", out)
+    assert code == 0, stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert Path(summary["figures"]["preferred_images"]).exists()
+    assert Path(summary["figures"]["top_image"]).exists()
+    mine = cells[cells["experiment_container_id"] == summary["container_id"]]
+    sig = mine[mine["p_ns"] < 0.05]
+    assert summary["n_ns_significant"] == len(sig)
+    assert summary["top_image"] == int(sig["pref_image_ns"].value_counts().index[0])
+    pool = cells[(cells["area"] == summary["area"]) & (cells["tld1_name"] == summary["cre_line"])]
+    pool = pool[~pool["failed_experiment_container"].astype(bool)]
+    sig_dg = pool[pool["p_dg"] < 0.05]
+    assert summary["n_direction_selective"] == int((sig_dg["dsi_dg"] > 0.5).sum())
+
+
+def test_demo_unknown_area(capsys, obs_dir, tmp_path):
+    code, _, err = run(capsys, "demo", "--data-dir", obs_dir, "--out", tmp_path, "--area", "visp1")
+    assert code == 2 and "VISp" in err
