@@ -29,6 +29,11 @@ app = typer.Typer(
         "the BRAINOBS_DATA variable, or ~/brainobs-data; it may be a brainobs data dir or an "
         "existing AllenSDK BrainObservatoryCache dir (the folder of its manifest.json)."
     ),
+    epilog=(
+        "Examples:  brainobs demo  ·  brainobs containers --area VISp --cre-line Cux2-CreERT2  ·  "
+        "brainobs cells --filter 'p_dg < 0.05' --format csv > cells.csv  ·  brainobs session 500000002  ·  "
+        "brainobs synth --out ./obs --size tiny.  Run `brainobs COMMAND --help` for each command."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -166,7 +171,7 @@ def _synthesize(out: Path, size: str, seed: int, config: Path | None, containers
                                     overwrite=overwrite, progress=_progress_callback(progress))
 
 
-@app.command()
+@app.command(epilog="Example: brainobs demo --area VISp --cre-line Cux2-CreERT2 --out figures")
 def demo(
     data_dir: DataDir = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the figures and summary.json.")] = Path("brainobs-demo"),
@@ -201,7 +206,7 @@ def demo(
     console.print(f"Wrote {len(summary['figures'])} figures and summary.json to {out}")
 
 
-@app.command()
+@app.command(epilog="Example: brainobs synth --out ~/synthetic-obs --size small --seed 1")
 def synth(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to create (must not exist or be empty, unless --overwrite).")],
     size: Annotated[Size, typer.Option(help="tiny (tests), small (demo) or full (real session length).")] = Size.small,
@@ -221,14 +226,14 @@ def synth(
     console.print(f"Synthetic observatory written to {path}")
 
 
-@app.command("cre-lines")
+@app.command("cre-lines", epilog="Example: brainobs cre-lines --data-dir ~/allensdk-cache")
 def cre_lines(data_dir: DataDir = None, fmt: FormatOpt = Fmt.table, out: OutOpt = None) -> None:
     """List the Cre lines with data, with their numbers of containers and cells."""
     obs = _obs(data_dir)
     emit(_vocab_counts(obs, "cre_line"), fmt, out, "Cre lines")
 
 
-@app.command()
+@app.command(epilog="Example: brainobs areas --format json")
 def areas(data_dir: DataDir = None, fmt: FormatOpt = Fmt.table, out: OutOpt = None) -> None:
     """List the visual areas (targeted structures) with data."""
     obs = _obs(data_dir)
@@ -247,7 +252,7 @@ def _vocab_counts(obs, column: str) -> pd.DataFrame:
     return df.sort_values(column).reset_index(drop=True)
 
 
-@app.command()
+@app.command(epilog="Example: brainobs containers --area VISp --area VISl --cre-line Rorb-IRES2-Cre --depth 275")
 def containers(
     data_dir: DataDir = None,
     area: Annotated[list[str] | None, typer.Option(help="Area(s), e.g. VISp; repeat for several.")] = None,
@@ -265,7 +270,7 @@ def containers(
     emit(df, fmt, out, f"{len(df)} containers")
 
 
-@app.command()
+@app.command(epilog="Example: brainobs experiments --container-id 500000000 --stimulus natural_scenes")
 def experiments(
     data_dir: DataDir = None,
     container_id: Annotated[list[int] | None, typer.Option("--container-id", "-c", help="Container id(s).")] = None,
@@ -286,7 +291,7 @@ def experiments(
     emit(df, fmt, out, f"{len(df)} experiments")
 
 
-@app.command()
+@app.command(epilog="Example: brainobs cells --area VISp --filter 'p_ns < 0.05' --filter 'dsi_dg > 0.5' --columns cell_specimen_id,p_ns,dsi_dg")
 def cells(
     data_dir: DataDir = None,
     container_id: Annotated[list[int] | None, typer.Option("--container-id", "-c", help="Container id(s).")] = None,
@@ -307,7 +312,7 @@ def cells(
     emit(df, fmt, out, f"{len(df)} cells")
 
 
-@app.command()
+@app.command(epilog="Example: brainobs session 500000002   ·   brainobs session ophys_experiment_data/500000002.nwb --format json")
 def session(
     target: Annotated[str, typer.Argument(metavar="ID|FILE.nwb", help="An ophys experiment id from the catalog, or a path to an NWB file.")],
     data_dir: DataDir = None,

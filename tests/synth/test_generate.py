@@ -146,3 +146,14 @@ def test_independent_of_hash_seed(tmp_path, tiny_observatory):
     got = _arrays(out)
     ref = _arrays(tiny_observatory)
     assert got and all(np.array_equal(v, ref[k], equal_nan=v.dtype.kind == "f") for k, v in got.items())
+
+
+def test_finished_observatory_has_normal_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        out = generate_observatory(tmp_path / "o", size="tiny", n_containers=1)
+    finally:
+        os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o755

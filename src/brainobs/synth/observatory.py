@@ -618,6 +618,11 @@ def generate_observatory(
     specs = _container_specs(preset, n_cont, cfg, int(seed))
     total = len(specs) + 2
     tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp-", dir=out.parent))
+    # mkdtemp makes the folder private (0700); the finished observatory gets the usual
+    # permissions so that it can be shared like any other data folder.
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
     try:
         if progress:
             progress(0, total, "stimulus templates")
