@@ -513,7 +513,10 @@ class Session:
             block = ds[int(uniq[0]) : int(uniq[-1]) + 1, fsl]
         else:  # one fancy-index read on sorted unique rows (h5py needs increasing indices)
             block = ds[uniq, fsl]
-        return np.asarray(block)[inverse.reshape(-1)]
+        inverse = inverse.reshape(-1)
+        if len(inverse) == len(uniq) and np.array_equal(rows, uniq):
+            return np.asarray(block)  # already in the requested order: no reordering copy
+        return np.asarray(block)[inverse]
 
     def _neuropil_paths(self) -> tuple[str, str]:
         if self._is_v2():
@@ -526,7 +529,7 @@ class Session:
         return f"{layout.TRACES[kind]}/data"
 
     def _labelled(self, kind: str, data: np.ndarray, rows: np.ndarray | None, fsl: slice) -> xr.DataArray:
-        frame = np.arange(self.n_frames)[fsl]
+        frame = np.arange(*fsl.indices(self.n_frames))
         ids = self.cell_specimen_ids if rows is None else self.cell_specimen_ids[rows]
         return xr.DataArray(
             data,
