@@ -21,6 +21,14 @@ from brainobs._validate import as_int_list
 _TIME_COLUMNS = ("start_time", "end_time")
 
 
+# The keys AllenSDK 2.16's get_metadata() returns (when the file has them).
+_ALLENSDK_METADATA_KEYS = (
+    "sex", "targeted_structure", "ophys_experiment_id", "experiment_container_id",
+    "excitation_lambda", "indicator", "fov", "genotype", "session_start_time", "session_type",
+    "specimen_name", "age_days", "device", "device_name", "pipeline_version",
+)
+
+
 class BrainObservatoryNwbDataSet:
     """One session file, read through :class:`brainobs.io.Session`.
 
@@ -42,8 +50,18 @@ class BrainObservatoryNwbDataSet:
     # ---------------------------------------------------------------- metadata
 
     def get_metadata(self) -> dict:
-        """Session metadata (AllenSDK get_metadata() keys plus brainobs extras)."""
-        return dict(self.session.metadata)
+        """Session metadata with exactly AllenSDK's ``get_metadata()`` keys and values.
+
+        As in AllenSDK, ``cre_line`` is the first part of the genotype *with* its allele
+        (``"Cux2-CreERT2/wt"``) and keys the file lacks are absent. brainobs's own
+        ``Session.metadata`` has the clean Cre line and more keys.
+        """
+        meta = self.session.metadata
+        out = {k: meta[k] for k in _ALLENSDK_METADATA_KEYS if meta.get(k) is not None}
+        genotype = meta.get("genotype")
+        out["cre_line"] = str(genotype).split(";")[0] if genotype else None
+        out["imaging_depth_um"] = meta.get("imaging_depth_um")
+        return out
 
     def get_session_type(self) -> str:
         return self.session.session_type

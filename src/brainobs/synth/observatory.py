@@ -75,6 +75,10 @@ CELL_METRIC_COLUMNS = [
     "rf_chi2_lsn", "rf_distance_lsn", "rf_overlap_index_lsn", "run_mod_dg", "run_mod_ns",
     "run_mod_sg", "sfdi_sg", "tfdi_dg",
 ]
+# Thumbnail-image path columns of the real table: AllenSDK's get_cell_specimens(simple=True)
+# deletes every one of them from each row (and fails when one is missing). Null here.
+CELL_THUMBNAIL_COLUMNS = [item for _, item, level, kind, _ in STIMULUS_MAPPINGS
+                          if kind == "T" and level == "R"]
 GROUND_TRUTH_COLUMNS = [
     "cell_specimen_id", "experiment_container_id", "roi_index", "cre_line", "area",
     "imaging_depth", "amplitude", "tau_decay_s", "noise_sd", "neuropil_r",
@@ -488,12 +492,16 @@ def _cell_rows(spec: ContainerSpec, line: dict[str, Any], d: _Donor, cells: pd.D
     for cid in cells["cell_specimen_id"].tolist():
         row = {"cell_specimen_id": int(cid), **ident}
         row.update(dict.fromkeys(CELL_METRIC_COLUMNS))
+        row.update(dict.fromkeys(CELL_THUMBNAIL_COLUMNS))
         rows.append(row)
     return rows
 
 
+# The manifest AllenSDK 2.16's BrainObservatoryCache writes: its version is an entry of
+# the "manifest" list, and AllenSDK refuses a manifest without it.
 MANIFEST = {
     "manifest": [
+        {"type": "manifest_version", "value": "1.3"},
         {"type": "dir", "spec": ".", "key": "BASEDIR"},
         {"parent_key": "BASEDIR", "type": "file", "spec": "experiment_containers.json",
          "key": "EXPERIMENT_CONTAINERS"},
@@ -513,8 +521,6 @@ MANIFEST = {
          "spec": "ophys_eye_gaze_mapping/%d_eyetracking_dlc_to_screen_mapping.h5",
          "key": "EYE_GAZE_DATA"},
     ],
-    "folders": [],
-    "version": "1.3",
 }
 
 def _stimulus_mappings() -> list[dict[str, Any]]:
