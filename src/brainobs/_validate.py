@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -75,11 +75,14 @@ def as_int_list(value: Any, name: str = "ids") -> list[int] | None:
     return out
 
 
-def check_choices(values: Any, choices: Iterable[str], error: type, name: str) -> list[str] | None:
+def check_choices(
+    values: Any, choices: Iterable[str], error: Callable[[Any, Sequence[str]], Exception], name: str
+) -> list[str] | None:
     """Map user spellings to canonical choices; raise ``error`` naming the bad value.
 
     Matching is exact first, then case-insensitive. Anything else raises ``error``
-    (an :class:`~brainobs.errors.UnknownValueError` subclass) with the closest match.
+    (an :class:`~brainobs.errors.UnknownValueError` subclass, or any callable
+    ``error(value, choices)`` returning an exception) with the closest match.
     """
     items = as_list(values, name)
     if items is None:

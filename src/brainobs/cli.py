@@ -16,7 +16,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from brainobs.errors import BrainobsError
@@ -147,7 +147,7 @@ def select_columns(df: pd.DataFrame, columns: str | None, fmt: Fmt, default: lis
 
 
 def _progress_callback(progress: Progress):
-    task_ids: dict[str, int] = {}
+    task_ids: dict[str, TaskID] = {}
 
     def cb(done: int, total: int, description: str) -> None:
         key = "main"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -134,7 +135,7 @@ def _manifest_specs(manifest: Path) -> dict[str, str]:
     return {**DEFAULT_SPECS, **specs}
 
 
-def locate(data_dir: str | Path) -> Source:
+def locate(data_dir: str | os.PathLike[str]) -> Source:
     """Find the manifest and JSON sources of ``data_dir`` (a dir or a manifest.json path)."""
     path = Path(data_dir).expanduser()
     if path.is_file():

@@ -15,6 +15,7 @@ needed (``cells()``).
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 from pathlib import Path
@@ -52,7 +53,7 @@ def default_data_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / "brainobs-data"
 
 
-def open_observatory(data_dir: str | Path | None = None) -> Observatory:
+def open_observatory(data_dir: str | os.PathLike[str] | None = None) -> Observatory:
     """Open a brainobs data dir, an AllenSDK cache dir, or the path of its manifest.json.
 
     Raises :class:`~brainobs.errors.DataDirError` when ``data_dir`` is neither.
@@ -101,13 +102,14 @@ class Observatory:
     array(['three_session_B'], dtype=object)
     """
 
-    def __init__(self, data_dir: str | Path | None = None):
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None):
         self._src = _source.locate(default_data_dir() if data_dir is None else data_dir)
         self.data_dir: Path = self._src.data_dir
         self.is_synthetic: bool = self._src.is_synthetic
         self.store_dir: Path = self.data_dir / STORE_SUBDIR
         self.store_writable: bool = True
         self._tables: dict[str, pd.DataFrame] = {}
+        self._raw_overrides: dict[str, list[dict]] = {}
 
     def __repr__(self) -> str:
         kind = "synthetic" if self.is_synthetic else "AllenSDK cache"
@@ -389,7 +391,7 @@ class Observatory:
             mask &= df["session_type"].isin(types).to_numpy()
         if stimuli is not None:
             stims = check_choices(stimuli, vocab.STIMULI, UnknownStimulusError, "stimuli")
-            showing = [t for t, s in vocab.SESSION_STIMULI.items() if set(s).intersection(stims)]
+            showing = [t for t, s in vocab.SESSION_STIMULI.items() if set(s).intersection(stims or [])]
             mask &= df["session_type"].isin(showing).to_numpy()
         return df[mask].reset_index(drop=True)
 
@@ -453,8 +455,23 @@ class Observatory:
         path = self._src.json_file("STIMULUS_MAPPINGS")
         return _source.read_json(path) if path else []
 
+    def with_tables(
+        self, tables: dict[str, pd.DataFrame], raw: dict[str, list[dict]] | None = None
+    ) -> Observatory:
+        """An in-memory copy in which the named tables (and raw records) are replaced.
+
+        The copy never writes the Parquet store; the original is unchanged.
+        """
+        obs = copy.copy(self)
+        obs.store_writable = False
+        obs._tables = {**self._tables, **tables}
+        obs._raw_overrides = {**self._raw_overrides, **(raw or {})}
+        return obs
+
     def raw(self, key: str) -> list[dict]:
         """Raw API records of 'EXPERIMENT_CONTAINERS', 'EXPERIMENTS' or 'CELL_SPECIMENS'."""
+        if key in self._raw_overrides:
+            return self._raw_overrides[key]
         path = self._src.json_file(key)
         if key == "EXPERIMENTS" and path is None:
             return _source.experiments_from_containers(self.raw("EXPERIMENT_CONTAINERS"))

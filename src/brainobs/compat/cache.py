@@ -23,7 +23,6 @@ Example
 
 from __future__ import annotations
 
-import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -112,22 +111,15 @@ class BrainObservatoryCache:
         if found is None:
             raise DataDirError(f"{key} file not found (brainobs does not download): {path}")
         raw = _source.read_json(found)
-        obs = copy.copy(self.observatory)
-        obs.store_writable = False
-        obs._tables = dict(self.observatory._tables)
+        base = self.observatory
         if key == self.CELL_SPECIMENS_KEY:
-            obs._tables["cells"] = _source.flatten_cells(raw)
+            tables = {"cells": _source.flatten_cells(raw)}
         elif key == self.EXPERIMENT_CONTAINERS_KEY:
-            obs._tables["containers"] = _source.flatten_containers(raw)
-            obs._tables.setdefault("experiments", self.observatory.table("experiments"))
+            tables = {"containers": _source.flatten_containers(raw), "experiments": base.table("experiments")}
         else:
-            containers = self.observatory.table("containers")
-            obs._tables["containers"] = containers
-            obs._tables["experiments"] = _source.flatten_experiments(raw, containers)
-        obs.raw = lambda k, _raw=raw, _key=key: (
-            _raw if k == _key else Observatory.raw(self.observatory, k)
-        )
-        return obs
+            containers = base.table("containers")
+            tables = {"containers": containers, "experiments": _source.flatten_experiments(raw, containers)}
+        return base.with_tables(tables, raw={key: raw})
 
     @staticmethod
     def _select_raw(raw: list[dict], ids: list, id_key: str = "id") -> list[dict]:

@@ -63,7 +63,7 @@ class BrainObservatoryNwbDataSet:
         out["imaging_depth_um"] = meta.get("imaging_depth_um")
         return out
 
-    def get_session_type(self) -> str:
+    def get_session_type(self) -> str | None:
         return self.session.session_type
 
     def list_stimuli(self) -> list[str]:

@@ -446,7 +446,8 @@ class Session:
         if self.n_cells:
             ds = self._file.get(f"{layout.IMAGING_PLANE}/{self._roi_names[0]}/img_mask")
             if isinstance(ds, h5py.Dataset):
-                return tuple(ds.shape[-2:])  # type: ignore[return-value]
+                height, width = ds.shape[-2:]
+                return int(height), int(width)
         return IMAGING_SHAPE
 
     def roi_masks_compact(self, cell_specimen_ids: Any = None) -> pd.DataFrame:

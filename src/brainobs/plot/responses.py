@@ -40,7 +40,7 @@ def preferred_image_histogram(
         raise ValueError(
             f"pref_images must be integer image indices in [0, {n_images}); got {v[bad][:5].tolist()}"
         )
-    ax.hist(v, bins=np.arange(n_images + 1) - 0.5, color=color)
+    ax.hist(v, bins=(np.arange(n_images + 1) - 0.5).tolist(), color=color)
     ax.set_xlim(-0.5, n_images - 0.5)
     ax.set_xlabel("preferred image")
     ax.set_ylabel("number of cells")
