@@ -17,6 +17,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.measure import Measurement
 from rich.table import Table
 
 from brainobs.errors import BrainobsError
@@ -79,13 +80,24 @@ def _obs(data_dir: Path | None):
 def _rich_table(df: pd.DataFrame, title: str | None = None, max_rows: int = 60) -> Table:
     table = Table(title=title, show_lines=False, header_style="bold")
     for col in df.columns:
-        table.add_column(str(col), overflow="fold")
+        # Ids and other numbers never wrap (a folded id is unreadable); text may fold.
+        numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
+        table.add_column(str(col), overflow="fold", no_wrap=numeric, justify="right" if numeric else "left")
     shown = df.head(max_rows)
     for row in shown.itertuples(index=False):
         table.add_row(*(_cell_text(v) for v in row))
     if len(df) > max_rows:
         table.caption = f"{max_rows} of {len(df)} rows shown; use --format csv for all"
     return table
+
+
+def show(table: Table) -> None:
+    """Print a table: fitted to the terminal, or at its natural width when piped."""
+    if console.is_terminal:
+        console.print(table)
+    else:
+        natural = Measurement.get(console, console.options.update(width=10_000), table).maximum
+        Console(file=console.file, width=max(console.width, natural)).print(table)
 
 
 def _cell_text(v: object) -> str:
@@ -102,7 +114,7 @@ def emit(df: pd.DataFrame, fmt: Fmt, out: Path | None, title: str | None = None)
     if fmt is Fmt.parquet and out is None:
         raise typer.BadParameter("--format parquet writes binary data: give --out FILE.parquet", param_hint="--out")
     if fmt is Fmt.table and out is None:
-        console.print(_rich_table(df, title))
+        show(_rich_table(df, title))
         return
     if fmt is Fmt.csv or (fmt is Fmt.table and out is not None):
         text = df.to_csv(index=False)
@@ -197,10 +209,10 @@ def demo(
         err_console.print(f"No observatory in {root}: generating a {size.value} synthetic one (seed 0).")
         _synthesize(root, size.value, 0, None, None, overwrite=root.exists())
     summary = run_demo(root, out, area=area, cre_line=cre_line, log=console.print,
-                       show_table=lambda df, title: console.print(_rich_table(df, title)))
+                       show_table=lambda df, title: show(_rich_table(df, title)))
     rows = [(k, json.dumps(v) if isinstance(v, (list, dict)) else str(v))
             for k, v in summary.items() if k != "figures"]
-    console.print(_rich_table(pd.DataFrame(rows, columns=["item", "value"]), "Summary"))
+    show(_rich_table(pd.DataFrame(rows, columns=["item", "value"]), "Summary"))
     for name, path in summary["figures"].items():
         console.print(f"  {name:<18} {path}")
     console.print(f"Wrote {len(summary['figures'])} figures and summary.json to {out}")
@@ -344,9 +356,9 @@ def session(
         elif fmt is Fmt.parquet:
             raise typer.BadParameter("session prints a summary; use --format table, csv or json", param_hint="--format")
         else:
-            console.print(_rich_table(pd.DataFrame([(k, str(v)) for k, v in meta.items()], columns=["field", "value"]),
+            show(_rich_table(pd.DataFrame([(k, str(v)) for k, v in meta.items()], columns=["field", "value"]),
                                       f"Session {s.ophys_experiment_id}"))
-            console.print(_rich_table(stim, "Stimuli"))
+            show(_rich_table(stim, "Stimuli"))
 
 
 def main(argv: list[str] | None = None) -> int:

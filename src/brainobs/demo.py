@@ -42,15 +42,15 @@ def choose_area_and_cre_line(
     the first preferred value that has data.
     """
     exps = obs.experiments(area=area, cre_line=cre_line, stimuli=["natural_scenes"])
+    which = f"{area or 'any area'} / {cre_line or 'any Cre line'}"
     if exps.empty:
-        raise LookupError(
-            f"No natural-scenes session for area={area!r}, cre_line={cre_line!r} in {obs.data_dir}."
-        )
+        raise LookupError(f"No natural-scenes session for {which} in {obs.data_dir}.")
     on_disk = exps[[obs.session_path(int(i)).exists() for i in exps["id"]]]
     if on_disk.empty:
         raise LookupError(
-            f"The catalog lists natural-scenes sessions for area={area!r}, cre_line={cre_line!r} "
-            f"but none of their NWB files is in {obs.data_dir / 'ophys_experiment_data'}."
+            f"The catalog lists {len(exps)} natural-scenes sessions for {which}, but none of "
+            f"their NWB files is on disk (looked in {obs.session_path(int(exps['id'].iloc[0])).parent}); "
+            "brainobs does not download."
         )
     pairs = on_disk.groupby(["targeted_structure", "cre_line"]).size().reset_index(name="n")
 

@@ -5,7 +5,7 @@
 >>> read_ground_truth(d).head()                                           # doctest: +SKIP
 """
 
-from brainobs.synth.config import SynthConfigError, load_config
+from brainobs.synth.config import SynthConfigError, load_config, resolve_cell_params
 from brainobs.synth.nwb1 import SessionContent, StimulusContent, write_session_nwb
 from brainobs.synth.observatory import (
     GROUND_TRUTH_COLUMNS,
@@ -25,5 +25,6 @@ __all__ = [
     "generate_observatory",
     "load_config",
     "read_ground_truth",
+    "resolve_cell_params",
     "write_session_nwb",
 ]

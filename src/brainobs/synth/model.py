@@ -29,6 +29,11 @@ def _lognormal(rng: np.random.Generator, med_sigma: list[float], n: int) -> np.n
     return med_sigma[0] * np.exp(med_sigma[1] * rng.standard_normal(n))
 
 
+def _probabilities(weights: list[float]) -> np.ndarray:
+    w = np.asarray(weights, dtype=np.float64)
+    return w / w.sum()
+
+
 def direction_profile(offset_deg: np.ndarray, dsi: np.ndarray, osi: np.ndarray) -> np.ndarray:
     """Direction tuning (peak 1) whose DSI and OSI over the 8 directions equal ``dsi``/``osi``.
 
@@ -52,24 +57,29 @@ def orientation_profile(offset_deg: np.ndarray, osi: np.ndarray) -> np.ndarray:
 
 def sample_cells(rng: np.random.Generator, n: int, cre: str, line: dict[str, Any],
                  noise: dict[str, Any], indicator: str) -> pd.DataFrame:
-    """Draw the ground-truth parameters of ``n`` cells of one container."""
+    """Draw the ground-truth parameters of ``n`` cells of one container.
+
+    ``line`` holds the effective parameters of the container's Cre line, area and depth
+    (:func:`brainobs.synth.config.resolve_cell_params`): responsive fractions, RF
+    probability, amplitude and noise distributions, and the preferred TF / SF weights.
+    """
     fr = line["frac_responsive"]
     df = pd.DataFrame({"roi_index": np.arange(n)})
     df["amplitude"] = _lognormal(rng, line["amplitude"], n)
     df["tau_decay_s"] = noise["tau_decay_6s" if indicator == "GCaMP6s" else "tau_decay_6f"] * \
         np.exp(0.1 * rng.standard_normal(n))
-    df["noise_sd"] = _lognormal(rng, noise["noise_sd"], n)
+    df["noise_sd"] = _lognormal(rng, line["noise_sd"], n)
     df["neuropil_r"] = np.clip(noise["neuropil_r"][0] + noise["neuropil_r"][1] *
                                rng.standard_normal(n), 0.3, 1.0)
     df["f0"] = _lognormal(rng, noise["f0"], n)
     df["responsive_dg"] = rng.random(n) < fr["dg"]
     df["pref_dir_dg"] = rng.choice(DIRS, n)
-    df["pref_tf_dg"] = rng.choice(TFS, n)
+    df["pref_tf_dg"] = rng.choice(TFS, n, p=_probabilities(line["pref_tf_weights"]))
     df["dsi_dg"] = _beta(rng, line["dsi_dg"], n)
     df["osi_dg"] = _beta(rng, line["osi_dg"], n)
     df["responsive_sg"] = rng.random(n) < fr["sg"]
     df["pref_ori_sg"] = rng.choice(ORIS, n)
-    df["pref_sf_sg"] = rng.choice(SFS, n)
+    df["pref_sf_sg"] = rng.choice(SFS, n, p=_probabilities(line["pref_sf_weights"]))
     df["pref_phase_sg"] = rng.choice(PHASES, n)
     df["osi_sg"] = _beta(rng, line["osi_sg"], n)
     df["responsive_ns"] = rng.random(n) < fr["ns"]

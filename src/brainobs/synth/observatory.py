@@ -20,7 +20,7 @@ from brainobs import vocab
 from brainobs.errors import DataDirError
 from brainobs.synth import model, templates
 from brainobs.synth._mappings import STIMULUS_MAPPINGS
-from brainobs.synth.config import load_config
+from brainobs.synth.config import load_config, resolve_cell_params
 from brainobs.synth.nwb1 import SessionContent, StimulusContent, write_session_nwb
 from brainobs.synth.schedule import SIZES, SizePreset, build_schedule
 
@@ -278,7 +278,8 @@ def _generate_container(spec: ContainerSpec, cfg: dict[str, Any], size: SizePres
     indicator = vocab.REPORTER_INDICATOR[line["reporter"]]
     donor = _donor(spec, line, rng)
     n = size.n_cells
-    cells = model.sample_cells(rng, n, spec.cre_line, line, noise, indicator)
+    params = resolve_cell_params(cfg, spec.cre_line, spec.area, spec.depth)
+    cells = model.sample_cells(rng, n, spec.cre_line, params, noise, indicator)
     masks, cent, bg = _geometry(rng, n)
     cell_ids = 600_000_000 + (seed % 100) * 1_000_000 + spec.index * 1000 + np.arange(n)
     cells["cell_specimen_id"] = cell_ids.astype(np.int64)
