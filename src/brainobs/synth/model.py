@@ -153,6 +153,8 @@ def row_responses(cells: pd.DataFrame, pres: Presentation, templates: dict[str, 
     n = len(cells)
     v = pres.values
     name = pres.name
+    if v is None:  # spontaneous: no stimulus drive
+        return np.zeros((n, len(pres.start)))
     if name == "drifting_gratings":
         blank = v[:, 2] > 0
         d = np.where(blank, 0.0, v[:, 1])

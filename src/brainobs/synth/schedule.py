@@ -161,6 +161,7 @@ def build_schedule(session_type: str, p: SizePreset, rng: np.random.Generator
     n_blocks = {s: order.count(s) for s in dict.fromkeys(order)}  # ordered: no hash randomness
     # Conditions of all blocks, randomized, then dealt out block by block.
     pending: dict[str, list[np.ndarray]] = {}
+    vals: np.ndarray | None
     for stim, nb in n_blocks.items():
         if stim == "drifting_gratings":
             vals = _dg_conditions(p, rng)
@@ -206,9 +207,9 @@ def build_schedule(session_type: str, p: SizePreset, rng: np.random.Generator
         t += BLOCK_GAP_FRAMES
     tables = {}
     for stim in n_blocks:
-        vals = np.concatenate(values[stim]) if values[stim] else None
+        all_vals = np.concatenate(values[stim]) if values[stim] else None
         tables[stim] = Presentation(
             stim, np.concatenate(starts[stim]).astype(np.int64),
-            np.concatenate(ends[stim]).astype(np.int64), vals,
+            np.concatenate(ends[stim]).astype(np.int64), all_vals,
         )
     return tables, t - BLOCK_GAP_FRAMES + LEAD_FRAMES
