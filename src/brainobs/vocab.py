@@ -98,3 +98,23 @@ TEMPLATE_SHAPES: dict[str, tuple[int, int, int]] = {
 }
 
 IMAGING_SHAPE = (512, 512)  # pixels of the max projection and ROI masks
+
+# Columns of the published cell table (the API's ApiCamCellMetric, AllenSDK's
+# cell_specimens.json): identity columns, then the metric columns. The real table also has
+# thumbnail-image path columns (listed in stimulus_mappings.json), which are not data.
+CELL_ID_COLUMNS: tuple[str, ...] = (
+    "cell_specimen_id", "experiment_container_id", "specimen_id", "area", "tld1_id", "tld1_name",
+    "tld2_id", "tld2_name", "tlr1_id", "tlr1_name", "imaging_depth",
+    "failed_experiment_container", "donor_full_genotype", "all_stim",
+)
+CELL_METRIC_COLUMNS: tuple[str, ...] = (
+    "osi_dg", "dsi_dg", "pref_dir_dg", "pref_tf_dg", "p_dg", "osi_sg", "pref_ori_sg",
+    "pref_sf_sg", "pref_phase_sg", "p_sg", "time_to_peak_sg", "pref_image_ns", "time_to_peak_ns",
+    "p_ns", "g_dsi_dg", "g_osi_dg", "g_osi_sg", "image_sel_ns", "p_run_mod_dg", "p_run_mod_ns",
+    "p_run_mod_sg", "peak_dff_dg", "peak_dff_ns", "peak_dff_sg", "reliability_dg",
+    "reliability_nm1_a", "reliability_nm1_b", "reliability_nm1_c", "reliability_nm2",
+    "reliability_nm3", "reliability_ns", "reliability_sg", "rf_area_off_lsn", "rf_area_on_lsn",
+    "rf_center_off_x_lsn", "rf_center_off_y_lsn", "rf_center_on_x_lsn", "rf_center_on_y_lsn",
+    "rf_chi2_lsn", "rf_distance_lsn", "rf_overlap_index_lsn", "run_mod_dg", "run_mod_ns",
+    "run_mod_sg", "sfdi_sg", "tfdi_dg",
+)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from brainobs import vocab
 from brainobs.errors import DataDirError
 
 MANIFEST_NAME = "manifest.json"
@@ -47,25 +48,7 @@ EXPERIMENT_COLUMNS = [
     "specimen_name", "fail_eye_tracking", "specimen_id", "date_of_acquisition",
     "container_failed", "transgenic_lines", "name",
 ]  # fmt: skip
-# Identity columns of the ApiCamCellMetric table (cell_specimens.json) ...
-CELL_ID_COLUMNS = [
-    "cell_specimen_id", "experiment_container_id", "specimen_id", "area", "tld1_id", "tld1_name",
-    "tld2_id", "tld2_name", "tlr1_id", "tlr1_name", "imaging_depth", "failed_experiment_container",
-    "donor_full_genotype",
-]  # fmt: skip
-# ... and its metric columns (null until computed). Thumbnail-path columns are left out.
-CELL_METRIC_COLUMNS = [
-    "all_stim", "osi_dg", "dsi_dg", "pref_dir_dg", "pref_tf_dg", "p_dg", "osi_sg", "pref_ori_sg",
-    "pref_sf_sg", "pref_phase_sg", "p_sg", "time_to_peak_sg", "pref_image_ns", "time_to_peak_ns",
-    "p_ns", "g_dsi_dg", "g_osi_dg", "g_osi_sg", "image_sel_ns", "p_run_mod_dg", "p_run_mod_ns",
-    "p_run_mod_sg", "peak_dff_dg", "peak_dff_ns", "peak_dff_sg", "reliability_dg",
-    "reliability_nm1_a", "reliability_nm1_b", "reliability_nm1_c", "reliability_nm2",
-    "reliability_nm3", "reliability_ns", "reliability_sg", "rf_area_off_lsn", "rf_area_on_lsn",
-    "rf_center_off_x_lsn", "rf_center_off_y_lsn", "rf_center_on_x_lsn", "rf_center_on_y_lsn",
-    "rf_chi2_lsn", "rf_distance_lsn", "rf_overlap_index_lsn", "run_mod_dg", "run_mod_ns",
-    "run_mod_sg", "sfdi_sg", "tfdi_dg",
-]  # fmt: skip
-CELL_COLUMNS = CELL_ID_COLUMNS + CELL_METRIC_COLUMNS
+CELL_COLUMNS = [*vocab.CELL_ID_COLUMNS, *vocab.CELL_METRIC_COLUMNS]
 _CELL_INT_COLUMNS = ("cell_specimen_id", "experiment_container_id", "specimen_id", "imaging_depth")
 _CELL_STR_COLUMNS = ("area", "tld1_name", "tld2_name", "tlr1_name", "donor_full_genotype")
 

@@ -57,24 +57,6 @@ CONTAINERS_TINY = [
     ("Cux2-CreERT2", "VISl", 175, False, False), ("Vip-IRES-Cre", "VISl", 175, True, False),
 ]
 
-# Identity columns of cell_specimens.json, then the metric columns (ApiCamCellMetric, without
-# the thumbnail-path columns), all null in a fresh synthetic observatory.
-CELL_ID_COLUMNS = [
-    "cell_specimen_id", "experiment_container_id", "specimen_id", "area", "tld1_id", "tld1_name",
-    "tld2_id", "tld2_name", "tlr1_id", "tlr1_name", "imaging_depth",
-    "failed_experiment_container", "donor_full_genotype", "all_stim",
-]
-CELL_METRIC_COLUMNS = [
-    "osi_dg", "dsi_dg", "pref_dir_dg", "pref_tf_dg", "p_dg", "osi_sg", "pref_ori_sg",
-    "pref_sf_sg", "pref_phase_sg", "p_sg", "time_to_peak_sg", "pref_image_ns", "time_to_peak_ns",
-    "p_ns", "g_dsi_dg", "g_osi_dg", "g_osi_sg", "image_sel_ns", "p_run_mod_dg", "p_run_mod_ns",
-    "p_run_mod_sg", "peak_dff_dg", "peak_dff_ns", "peak_dff_sg", "reliability_dg",
-    "reliability_nm1_a", "reliability_nm1_b", "reliability_nm1_c", "reliability_nm2",
-    "reliability_nm3", "reliability_ns", "reliability_sg", "rf_area_off_lsn", "rf_area_on_lsn",
-    "rf_center_off_x_lsn", "rf_center_off_y_lsn", "rf_center_on_x_lsn", "rf_center_on_y_lsn",
-    "rf_chi2_lsn", "rf_distance_lsn", "rf_overlap_index_lsn", "run_mod_dg", "run_mod_ns",
-    "run_mod_sg", "sfdi_sg", "tfdi_dg",
-]
 # Thumbnail-image path columns of the real table: AllenSDK's get_cell_specimens(simple=True)
 # deletes every one of them from each row (and fails when one is missing). Null here.
 CELL_THUMBNAIL_COLUMNS = [item for _, item, level, kind, _ in STIMULUS_MAPPINGS
@@ -492,7 +474,7 @@ def _cell_rows(spec: ContainerSpec, line: dict[str, Any], d: _Donor, cells: pd.D
     rows = []
     for cid in cells["cell_specimen_id"].tolist():
         row = {"cell_specimen_id": int(cid), **ident}
-        row.update(dict.fromkeys(CELL_METRIC_COLUMNS))
+        row.update(dict.fromkeys(vocab.CELL_METRIC_COLUMNS))
         row.update(dict.fromkeys(CELL_THUMBNAIL_COLUMNS))
         rows.append(row)
     return rows
