@@ -154,6 +154,33 @@ def test_save_cells(tmp_path, real_cache_cells):
     assert len(open_observatory(d).containers(include_failed=True)) == 3
 
 
+def test_computed_metrics_survive_a_json_rebuild_and_merge(tmp_path, real_cache_cells):
+    import os
+    import shutil
+
+    d = tmp_path / "c"
+    shutil.copytree(real_cache_cells, d)
+    obs = open_observatory(d)
+    cells = obs.cells(include_failed=True)
+    ids = cells.cell_specimen_id.to_numpy()
+    published = cells.set_index("cell_specimen_id")["osi_dg"]
+    obs.save_cells(pd.DataFrame({"cell_specimen_id": ids[:5], "osi_dg": [0.5] * 4 + [np.nan]}))
+    # a second, partial save merges: other cells and columns are kept
+    obs.save_cells(pd.DataFrame({"cell_specimen_id": ids[3:7], "dsi_dg": 0.25}))
+    # the JSON changes (newer mtime): the cell table is rebuilt from it ...
+    js = d / "cell_specimens.json"
+    later = js.stat().st_mtime + 100
+    os.utime(js, (later, later))
+    again = open_observatory(d).cells(include_failed=True).set_index("cell_specimen_id")
+    # ... and the computed values are still laid over it
+    assert again.loc[ids[:4], "osi_dg"].tolist() == [0.5] * 4
+    assert np.isnan(again.loc[ids[4], "osi_dg"])  # a computed NaN wins over a published value
+    assert again.loc[ids[5:], "osi_dg"].equals(published.loc[ids[5:]])
+    assert (again.loc[ids[3:7], "dsi_dg"] == 0.25).all()
+    assert again.loc[ids[7:], "dsi_dg"].equals(cells.set_index("cell_specimen_id").loc[ids[7:], "dsi_dg"])
+    assert (d / ".brainobs/catalog/computed.parquet").is_file()
+
+
 def test_flatten_cells_flags_and_nulls():
     from brainobs.catalog._source import flatten_cells
 

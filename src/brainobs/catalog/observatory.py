@@ -41,6 +41,7 @@ from .filters import mask_for
 
 STORE_SUBDIR = Path(".brainobs") / "catalog"
 TABLES = ("containers", "experiments", "cells")
+COMPUTED = "computed"  # metrics computed by brainobs, laid over the cell table
 
 
 def default_data_dir() -> Path:
@@ -76,6 +77,31 @@ def write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+_SAVED = "__saved__"  # prefix of the computed table's "this cell has this column" flags
+
+
+def _overlay(cells: pd.DataFrame, computed: pd.DataFrame) -> pd.DataFrame:
+    """``cells`` with the computed columns laid over its own, cell by cell.
+
+    A value replaces the cell table's only where it was saved for that cell (the
+    ``__saved__<column>`` flag), so a computed NaN wins but an unsaved cell keeps its own
+    value. New columns are added.
+    """
+    columns = [c for c in computed.columns if c != "cell_specimen_id" and not c.startswith(_SAVED)]
+    if computed.empty or not columns:
+        return cells
+    comp = computed.set_index("cell_specimen_id").reindex(cells["cell_specimen_id"].to_numpy())
+    laid = {}
+    for col in columns:
+        saved = comp[_SAVED + col].fillna(False).to_numpy(dtype=bool)
+        new = pd.Series(comp[col].to_numpy(), index=cells.index)
+        laid[col] = cells[col].where(~saved, new) if col in cells.columns else new.where(saved)
+    # One concat (not a column at a time): the cell table has ~100 columns.
+    order = list(cells.columns) + [c for c in columns if c not in cells.columns]
+    kept = cells.drop(columns=[c for c in columns if c in cells.columns])
+    return pd.concat([kept, pd.DataFrame(laid, index=cells.index)], axis=1)[order]
 
 
 class Observatory:
@@ -155,8 +181,9 @@ class Observatory:
             if df is None:
                 df = _source.load_cells(self._src)
                 self._save("cells", df)
-            self._tables["cells"] = df
-            return df
+            self._tables["_cells_source"] = df
+            self._tables["cells"] = _overlay(df, self._computed())
+            return self._tables["cells"]
         c, e = self._read("containers"), self._read("experiments")
         if c is None or e is None:
             c, e = _source.load_tables(self._src)
@@ -164,6 +191,21 @@ class Observatory:
             self._save("experiments", e)
         self._tables["containers"], self._tables["experiments"] = c, e
         return self._tables[name]
+
+    def _computed(self) -> pd.DataFrame:
+        """Metrics computed by brainobs (``computed.parquet``), one row per cell specimen.
+
+        Kept apart from the table built from cell_specimens.json so that rebuilding that
+        table (when the JSON changes) never loses them.
+        """
+        if COMPUTED not in self._tables:
+            path = self.store_dir / f"{COMPUTED}.parquet"
+            try:
+                df = pd.read_parquet(path) if path.is_file() else None
+            except (OSError, ValueError):
+                df = None  # unreadable: treated as absent (recompute to restore)
+            self._tables[COMPUTED] = df if df is not None else pd.DataFrame({"cell_specimen_id": pd.Series(dtype="int64")})
+        return self._tables[COMPUTED]
 
     def table(self, name: str) -> pd.DataFrame:
         """The whole stored table ``name`` ('containers', 'experiments' or 'cells'), unfiltered."""
@@ -182,33 +224,44 @@ class Observatory:
         self._save(name, df)
 
     def save_cells(self, df: pd.DataFrame) -> None:
-        """Update cell rows (matched by ``cell_specimen_id``) with the columns of ``df``.
+        """Store computed columns for cells (matched by ``cell_specimen_id``).
 
-        New columns are added (null for other cells); the stored table is rewritten
-        atomically. Ids absent from the catalog raise UnknownIdError.
+        The values go to ``DIR/.brainobs/catalog/computed.parquet`` (rewritten atomically,
+        merged with what is there: the given cells and columns are replaced, everything else
+        is kept) and are laid over the catalog's cell table from then on, so ``cells()``
+        returns them. Ids absent from the catalog raise UnknownIdError.
 
         >>> obs.save_cells(pd.DataFrame({"cell_specimen_id": [1], "p_dg": [0.01]}))  # doctest: +SKIP
         """
         if "cell_specimen_id" not in df:
             raise ValueError("save_cells needs a cell_specimen_id column")
         upd = df.drop_duplicates("cell_specimen_id", keep="last").set_index("cell_specimen_id")
-        cells = self._table("cells")
-        index = pd.Index(cells["cell_specimen_id"])
-        pos = index.get_indexer(upd.index)
-        if (pos < 0).any():
-            raise UnknownIdError("cell specimen", upd.index[pos < 0].tolist(), "the catalog")
-        out = cells.copy()
-        has = np.zeros(len(out), dtype=bool)
-        has[pos] = True
+        upd.index = upd.index.astype("int64")
+        source = self._tables.get("_cells_source", self._table("cells"))
+        known = pd.Index(source["cell_specimen_id"])
+        unknown = upd.index[known.get_indexer(upd.index) < 0]
+        if len(unknown):
+            raise UnknownIdError("cell specimen", unknown.tolist(), "the catalog")
+        old = self._computed().set_index("cell_specimen_id")
+        index = old.index.union(upd.index)
+        cols = {c: old[c].reindex(index) for c in old.columns}
         for col in upd.columns:
-            new = pd.Series(upd[col].to_numpy(), index=pos).reindex(range(len(out)))
-            if has.all() or col not in out:
-                out[col] = new.to_numpy() if has.all() else new
-            else:
-                old = out[col]
-                values = np.where(has, new.to_numpy(dtype=object), old.to_numpy(dtype=object))
-                out[col] = pd.Series(values, index=out.index).infer_objects()
-        self.write_table("cells", out)
+            values = cols.get(col, pd.Series(None, index=index, dtype=object)).astype(object)
+            values.loc[upd.index] = upd[col].astype(object)
+            cols[col] = values.infer_objects()
+            flag = cols.get(_SAVED + col, pd.Series(False, index=index))
+            flag = flag.fillna(False).astype(bool)
+            flag.loc[upd.index] = True
+            cols[_SAVED + col] = flag
+        merged = pd.DataFrame(cols, index=index)
+        computed = merged.rename_axis("cell_specimen_id").reset_index()
+        self._tables[COMPUTED] = computed
+        if self.store_writable:
+            try:
+                write_parquet_atomic(computed, self.store_dir / f"{COMPUTED}.parquet")
+            except OSError:
+                self.store_writable = False
+        self._tables["cells"] = _overlay(source, computed)
 
     # ------------------------------------------------------------ vocabularies
 
