@@ -361,6 +361,72 @@ def session(
             show(_rich_table(stim, "Stimuli"))
 
 
+@app.command(epilog="Examples: brainobs analyze 500000001 500000002 --out cells.parquet   ·   "
+                     "brainobs analyze --container 500000000   ·   brainobs analyze session.nwb --out m.csv")
+def analyze(
+    targets: Annotated[list[str] | None, typer.Argument(metavar="EXPERIMENT_ID|FILE.nwb ...",
+                                                        help="Sessions: catalog experiment ids or NWB files.")] = None,
+    container: Annotated[list[int] | None, typer.Option("--container", "-c", help="Analyze every session of a container (repeatable).")] = None,
+    data_dir: DataDir = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the table to FILE.parquet or FILE.csv.")] = None,
+    store: Annotated[bool, typer.Option(help="Store the results of catalog sessions in the catalog (cells --filter then sees them).")] = True,
+    family: Annotated[list[str] | None, typer.Option(
+        "--family", help="Only these metric families: drifting_gratings, static_gratings, natural_scenes, "
+                         "natural_movies, locally_sparse_noise (repeatable).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the receptive-field shuffle test.")] = 1,
+    n_shuffles: Annotated[int, typer.Option("--n-shuffles", help="Shuffles of the receptive-field test.")] = 10_000,
+) -> None:
+    """Compute the cell-table metrics (AllenSDK's published columns) of sessions or containers.
+
+    One row per cell: cell_specimen_id plus pref_dir_dg, dsi_dg, p_dg, ..., p_ns,
+    pref_image_ns, ..., rf_*_lsn, reliability_nm*. Container results merge the three
+    sessions like the published table (reliability_nm1_a/_b/_c). Results of catalog
+    sessions are stored in the catalog unless --no-store.
+    """
+    from brainobs.io import Session
+    from brainobs.metrics import analyze as analyze_session
+    from brainobs.errors import UnknownValueError
+    from brainobs.metrics import FAMILIES, analyze_catalog_container, publishable
+
+    if not targets and not container:
+        raise typer.BadParameter("give experiment ids / NWB files, or --container ID", param_hint="TARGETS")
+    if out is not None and out.suffix.lower() not in (".parquet", ".csv"):
+        raise typer.BadParameter(f"--out must end in .parquet or .csv; got {out.name!r}", param_hint="--out")
+    for f in family or []:
+        if f not in FAMILIES:
+            raise UnknownValueError(f, FAMILIES, kind="metric family")
+    need_catalog = bool(container) or any(t.isdigit() for t in targets or [])
+    obs = _obs(data_dir) if need_catalog else None
+    tables = []
+    with _make_progress() as progress:
+        for t in targets or []:
+            task = progress.add_task(f"session {t}", total=1)
+            s = obs.session(int(t)) if (t.isdigit() and obs is not None) else Session(Path(t))
+            with s:
+                shown = set(s.list_stimuli())
+                mine = None if not family else [f for f in family if shown.intersection(FAMILIES[f][2])]
+                table = publishable(analyze_session(s, families=mine, seed=seed, n_shuffles=n_shuffles),
+                                    str(s.session_type))
+            if store and t.isdigit() and obs is not None:
+                obs.save_cells(table.reset_index())
+            tables.append(table)
+            progress.update(task, completed=1, description=f"session {t}: {len(table)} cells")
+        for cid in container or []:
+            cb = _progress_callback(progress)
+            tables.append(analyze_catalog_container(obs, cid, store=store, families=family or None, seed=seed,
+                                                    n_shuffles=n_shuffles, progress=cb))
+    # One row per cell: the sessions of one container give different columns of the same cells.
+    result = pd.concat(tables).groupby(level="cell_specimen_id", sort=False).first().reset_index()
+    if out is not None:
+        emit(result, Fmt.parquet if out.suffix.lower() == ".parquet" else Fmt.csv, out)
+    else:
+        cols = ["cell_specimen_id", "experiment_container_id"] + [
+            c for c in ("pref_dir_dg", "dsi_dg", "p_dg", "pref_image_ns", "p_ns", "rf_chi2_lsn") if c in result.columns]
+        show(_rich_table(result[[c for c in cols if c in result.columns]], f"{len(result)} cells analyzed"))
+    if store and obs is not None:
+        err_console.print(f"stored in the catalog of {obs.data_dir}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``brainobs`` console script; returns the exit status."""
     debug = os.environ.get("BRAINOBS_DEBUG") not in (None, "", "0")

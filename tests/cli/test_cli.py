@@ -209,3 +209,33 @@ def test_demo_with_metrics_draws_histogram_and_top_image(capsys, obs_dir, tmp_pa
 def test_demo_unknown_area(capsys, obs_dir, tmp_path):
     code, _, err = run(capsys, "demo", "--data-dir", obs_dir, "--out", tmp_path, "--area", "visp1")
     assert code == 2 and "VISp" in err
+
+
+def test_analyze_command_writes_stores_and_validates(capsys, obs_dir, tmp_path):
+    obs = open_observatory(obs_dir)
+    cid = int(obs.containers().iloc[-1]["id"])
+    exps = obs.experiments(container_id=cid)
+    a_id = int(exps[exps.session_type == "three_session_A"]["id"].iloc[0])
+    dest = tmp_path / "m.csv"
+    code, _, err = run(capsys, "analyze", a_id, "-d", obs_dir, "--family", "natural_movies", "--out", dest)
+    assert code == 0, err
+    table = pd.read_csv(dest)
+    with obs.session(a_id) as s:
+        assert table["cell_specimen_id"].tolist() == s.cell_specimen_ids.tolist()
+    assert {"reliability_nm1_a", "reliability_nm3", "mean_running_speed_a"} <= set(table.columns)
+    stored = open_observatory(obs_dir).cells(container_id=cid).set_index("cell_specimen_id")
+    np.testing.assert_allclose(stored.loc[table["cell_specimen_id"], "reliability_nm3"],
+                               table["reliability_nm3"].to_numpy())
+    # the same session by file path: not stored, printed as a table
+    code, out, _ = run(capsys, "analyze", obs.session_path(a_id), "--family", "natural_movies", "--no-store")
+    assert code == 0 and "cells analyzed" in out
+    code, _, err = run(capsys, "analyze", "--container", cid, "-d", obs_dir, "--family", "natural_movies",
+                       "--out", tmp_path / "c.parquet")
+    assert code == 0, err
+    merged = pd.read_parquet(tmp_path / "c.parquet")
+    assert {"reliability_nm1_a", "reliability_nm1_b", "reliability_nm1_c"} <= set(merged.columns)
+    assert merged["cell_specimen_id"].is_unique
+    for bad, msg in ((["analyze"], "--container"), (["analyze", a_id, "-d", obs_dir, "--family", "movies"], "natural_movies"),
+                     (["analyze", a_id, "-d", obs_dir, "--out", tmp_path / "x.txt"], ".parquet")):
+        code, _, err = run(capsys, *bad)
+        assert code == 2 and msg in err, err

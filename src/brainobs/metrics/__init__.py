@@ -1,0 +1,222 @@
+"""Per-cell response metrics of the Brain Observatory cell table.
+
+Each stimulus family has its own module with a public function that takes a
+:class:`brainobs.io.Session` and returns a DataFrame indexed by ``cell_specimen_id`` with
+the published column names (AllenSDK's), computed by vectorized numpy kernels that are
+also public for users with their own trace matrices:
+
+- :mod:`~brainobs.metrics.gratings` — drifting and static gratings (``*_dg``, ``*_sg``)
+- :mod:`~brainobs.metrics.scenes` — natural scenes (``*_ns``)
+- :mod:`~brainobs.metrics.movies` — natural-movie reliability (``reliability_nm*``)
+- :mod:`~brainobs.metrics.rf` — locally-sparse-noise receptive fields (``rf_*_lsn``)
+
+:func:`analyze` runs every family the session shows; :func:`analyze_container` merges a
+container's three sessions into one row per cell, like the published cell table.
+
+>>> from brainobs.metrics import analyze
+>>> table = analyze(session)            # doctest: +SKIP
+>>> table[["pref_dir_dg", "dsi_dg", "p_dg"]]   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from brainobs import vocab
+
+if TYPE_CHECKING:
+    from brainobs.io import Session
+
+__all__ = ["analyze", "analyze_catalog_container", "analyze_container", "FAMILIES",
+           "publishable", "session_letter"]
+
+# stimulus family -> (module, function, the stimuli that trigger it)
+FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "drifting_gratings": ("gratings", "drifting_gratings", ("drifting_gratings",)),
+    "static_gratings": ("gratings", "static_gratings", ("static_gratings",)),
+    "natural_scenes": ("scenes", "natural_scenes", ("natural_scenes",)),
+    "natural_movies": ("movies", "natural_movies", vocab.MOVIE_STIMULI),
+    "locally_sparse_noise": (
+        "rf",
+        "locally_sparse_noise",
+        ("locally_sparse_noise", "locally_sparse_noise_4deg", "locally_sparse_noise_8deg"),
+    ),
+}
+
+# Published per-session suffix of columns that exist in every session (reliability_nm1).
+_SESSION_LETTER = {"three_session_A": "a", "three_session_B": "b",
+                   "three_session_C": "c", "three_session_C2": "c"}
+
+
+def session_letter(session_type: str) -> str:
+    """``'a'``, ``'b'`` or ``'c'`` (C and C2) for a session type.
+
+    >>> session_letter("three_session_C2")
+    'c'
+    """
+    try:
+        return _SESSION_LETTER[session_type]
+    except KeyError:
+        from brainobs.errors import UnknownSessionTypeError
+
+        raise UnknownSessionTypeError(session_type, vocab.SESSION_TYPES) from None
+
+
+def _family_function(family: str) -> Callable[..., pd.DataFrame]:
+    module, func, _ = FAMILIES[family]
+    return getattr(importlib.import_module(f"brainobs.metrics.{module}"), func)
+
+
+def analyze(
+    session: Session,
+    *,
+    families: list[str] | None = None,
+    seed: int = 1,
+    n_shuffles: int = 10_000,
+) -> pd.DataFrame:
+    """Compute every metric of one session's cell table.
+
+    Parameters
+    ----------
+    session : brainobs.io.Session
+    families : list of str, optional
+        Subset of :data:`FAMILIES` to compute (default: every family the session shows).
+    seed, n_shuffles : int
+        Random seed and number of shuffles of the receptive-field significance test.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell (``cell_specimen_id`` index, file order) with the published
+        columns of the session's stimuli, ``mean_running_speed`` (the session's nanmean
+        running speed, cm/s) and the session's ids.
+
+    Examples
+    --------
+    >>> from brainobs.io import Session
+    >>> with Session("ophys_experiment_data/500000001.nwb") as s:   # doctest: +SKIP
+    ...     table = analyze(s)
+    """
+    shown = set(session.list_stimuli())
+    if families is None:
+        families = [f for f, (_, _, stims) in FAMILIES.items() if shown.intersection(stims)]
+    else:
+        from brainobs._validate import as_list
+        from brainobs.errors import UnknownValueError
+
+        families = as_list(families) or []
+        for f in families:
+            if f not in FAMILIES:
+                raise UnknownValueError(f, FAMILIES, kind="metric family")
+    parts = []
+    for family in families:
+        func = _family_function(family)
+        kwargs: dict[str, Any] = {"seed": seed, "n_shuffles": n_shuffles} if family == "locally_sparse_noise" else {}
+        parts.append(func(session, **kwargs))
+    index = pd.Index(np.asarray(session.cell_specimen_ids, dtype=np.int64), name="cell_specimen_id")
+    table = pd.concat([p.reindex(index) for p in parts], axis=1) if parts else pd.DataFrame(index=index)
+    speed = session.running_speed()["speed"].to_numpy(dtype=float)
+    table["mean_running_speed"] = float(np.nanmean(speed)) if np.isfinite(speed).any() else np.nan
+    table["ophys_experiment_id"] = session.ophys_experiment_id
+    table["experiment_container_id"] = session.experiment_container_id
+    table["session_type"] = session.session_type
+    return table
+
+
+def analyze_container(
+    sessions: list[Session], *, families: list[str] | None = None, seed: int = 1,
+    n_shuffles: int = 10_000, progress: Callable[[int, int, str], None] | None = None,
+) -> pd.DataFrame:
+    """Merge a container's sessions into one row per cell specimen (the published table).
+
+    Columns computed in several sessions get the session letter, as published:
+    ``reliability_nm1_a``, ``reliability_nm1_b``, ``reliability_nm1_c``;
+    ``mean_running_speed_a/_b/_c`` likewise. Every other column comes from the one
+    session that shows its stimulus.
+
+    Parameters
+    ----------
+    sessions : list of Session
+        The container's sessions (A, B and C or C2).
+    families, seed, n_shuffles
+        As for :func:`analyze` (families a session does not show are skipped).
+    progress : callable, optional
+        ``progress(done, total, description)`` after each session.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``cell_specimen_id`` (union over the sessions), with
+        ``experiment_container_id``.
+    """
+    if not sessions:
+        raise ValueError("analyze_container needs at least one session")
+    containers = {s.experiment_container_id for s in sessions}
+    if len(containers) > 1:
+        raise ValueError(f"sessions belong to several containers: {sorted(map(str, containers))}")
+    tables = []
+    for i, s in enumerate(sessions):
+        shown = set(s.list_stimuli())
+        mine = None if families is None else [
+            f for f in families if f in FAMILIES and shown.intersection(FAMILIES[f][2])]
+        t = analyze(s, families=mine, seed=seed, n_shuffles=n_shuffles)
+        tables.append(publishable(t.drop(columns="experiment_container_id"), str(s.session_type)))
+        if progress:
+            progress(i + 1, len(sessions), f"analyzed {s.session_type} ({s.ophys_experiment_id})")
+    merged = pd.concat(tables, axis=1)  # columns are disjoint once suffixed by session
+    duplicated = merged.columns[merged.columns.duplicated()].unique().tolist()
+    if duplicated:
+        raise ValueError(f"several sessions computed {duplicated}: pass one session per type")
+    merged.insert(0, "experiment_container_id", containers.pop())
+    return merged
+
+
+def publishable(table: pd.DataFrame, session_type: str | None = None) -> pd.DataFrame:
+    """Columns of an :func:`analyze` / :func:`analyze_container` table under the cell
+    table's names: per-session columns suffixed by session letter, bookkeeping dropped.
+
+    >>> t = pd.DataFrame({"reliability_nm1": [0.5], "p_dg": [0.01], "session_type": ["x"]},
+    ...                  index=pd.Index([7], name="cell_specimen_id"))
+    >>> list(publishable(t, "three_session_A").columns)
+    ['reliability_nm1_a', 'p_dg', 'mean_running_speed_a']
+    """
+    out = table.drop(columns=[c for c in ("session_type",) if c in table.columns])
+    if session_type is not None:
+        letter = session_letter(session_type)
+        out = out.rename(columns={
+            "reliability_nm1": f"reliability_nm1_{letter}",
+            "mean_running_speed": f"mean_running_speed_{letter}",
+            "ophys_experiment_id": f"ophys_experiment_id_{letter}",
+        })
+        if f"mean_running_speed_{letter}" not in out.columns:
+            out[f"mean_running_speed_{letter}"] = np.nan
+    return out
+
+
+def analyze_catalog_container(
+    obs: Any, container_id: int, *, store: bool = True, families: list[str] | None = None,
+    seed: int = 1, n_shuffles: int = 10_000,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> pd.DataFrame:
+    """Analyze every session of a catalog container and (by default) store the result.
+
+    The merged table (:func:`analyze_container`) is saved into the catalog with
+    :meth:`brainobs.catalog.Observatory.save_cells` (atomic), so ``obs.cells()``,
+    ``BrainObservatoryCache.get_cell_specimens()`` and ``brainobs cells --filter`` return it.
+    """
+    exps = obs.experiments(container_id=int(container_id), include_failed=True)
+    sessions = [obs.session(int(i)) for i in exps["id"]]
+    try:
+        table = analyze_container(sessions, families=families, seed=seed, n_shuffles=n_shuffles,
+                                  progress=progress)
+    finally:
+        for s in sessions:
+            s.close()
+    if store:
+        obs.save_cells(table.reset_index())
+    return table
