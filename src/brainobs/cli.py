@@ -383,10 +383,10 @@ def analyze(
     sessions like the published table (reliability_nm1_a/_b/_c). Results of catalog
     sessions are stored in the catalog unless --no-store.
     """
-    from brainobs.io import Session
-    from brainobs.metrics import analyze as analyze_session
     from brainobs.errors import UnknownValueError
+    from brainobs.io import Session
     from brainobs.metrics import FAMILIES, analyze_catalog_container, publishable
+    from brainobs.metrics import analyze as analyze_session
 
     if not targets and not container:
         raise typer.BadParameter("give experiment ids / NWB files, or --container ID", param_hint="TARGETS")
