@@ -190,6 +190,7 @@ def demo(
     area: Annotated[str | None, typer.Option(help="Visual area, e.g. VISp (default: first with data).")] = None,
     cre_line: Annotated[str | None, typer.Option("--cre-line", help="Cre line, e.g. Cux2-CreERT2.")] = None,
     size: Annotated[Size, typer.Option(help="Size of the synthetic observatory made when the data dir is empty.")] = Size.small,
+    metrics: Annotated[bool, typer.Option(help="Compute missing DG/NS metrics of the chosen containers (and store them).")] = True,
 ) -> None:
     """Run the tutorial story and write its figures.
 
@@ -197,7 +198,8 @@ def demo(
     lines and areas, picks an area and a Cre line with data, lists their containers,
     opens the natural-scenes session and writes the max projection, 10 stacked dF/F
     traces, the preferred-image histogram, the top image and the fraction of
-    direction-selective cells (when the metrics exist) into --out.
+    direction-selective cells into --out. Drifting-grating and natural-scene metrics
+    missing from the catalog are computed for the chosen containers and stored.
     """
     from brainobs.demo import run_demo
 
@@ -209,7 +211,7 @@ def demo(
         err_console.print(f"No observatory in {root}: generating a {size.value} synthetic one (seed 0).")
         _synthesize(root, size.value, 0, None, None, overwrite=root.exists())
     summary = run_demo(root, out, area=area, cre_line=cre_line, log=console.print,
-                       show_table=lambda df, title: show(_rich_table(df, title)))
+                       show_table=lambda df, title: show(_rich_table(df, title)), compute_metrics=metrics)
     rows = [(k, json.dumps(v) if isinstance(v, (list, dict)) else str(v))
             for k, v in summary.items() if k != "figures"]
     show(_rich_table(pd.DataFrame(rows, columns=["item", "value"]), "Summary"))

@@ -3,8 +3,9 @@
 Pick an area and a Cre line that have data, list their containers, open the
 natural-scenes session, and write the max projection, stacked dF/F traces, the
 preferred-image histogram of significant cells, the top image and the fraction of
-direction-selective cells into an output folder. Metric-based outputs are written
-only when the catalog holds the metrics; otherwise the summary says how to get them.
+direction-selective cells into an output folder. Metrics missing from the catalog are
+computed for the chosen containers first (drifting gratings and natural scenes only, to
+stay fast) and stored, unless ``compute_metrics=False``.
 """
 
 from __future__ import annotations
@@ -64,6 +65,32 @@ def choose_area_and_cre_line(
     return str(best["targeted_structure"]), str(best["cre_line"])
 
 
+DEMO_FAMILIES = ["drifting_gratings", "natural_scenes"]
+
+
+def _ensure_metrics(obs: Observatory, area: str, cre_line: str, container_ids: list[int],
+                    log: Callable[[str], None]) -> None:
+    """Compute and store the DG and NS metrics of containers whose cells lack them."""
+    from brainobs.metrics import analyze_catalog_container
+
+    cells = obs.cells(container_id=container_ids)
+    todo = []
+    for cid in container_ids:
+        mine = cells[cells["experiment_container_id"] == cid]
+        if _metric_available(mine, "p_dg", "dsi_dg", "p_ns", "pref_image_ns"):
+            continue
+        exps = obs.experiments(container_id=cid)
+        if all(obs.session_path(int(i)).exists() for i in exps["id"]):
+            todo.append(cid)
+    if not todo:
+        return
+    log(f"Computing drifting-grating and natural-scene metrics of {len(todo)} container(s) in "
+        f"{area}/{cre_line} (as `brainobs analyze --container ID --family drifting_gratings "
+        "--family natural_scenes` would) and storing them in the catalog ...")
+    for cid in todo:
+        analyze_catalog_container(obs, cid, families=DEMO_FAMILIES)
+
+
 def _save(fig: Any, path: Path) -> Path:
     """Write a figure atomically (temp file, then rename)."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -80,6 +107,7 @@ def run_demo(
     cre_line: str | None = None,
     log: Callable[[str], None] = print,
     show_table: Callable[[pd.DataFrame, str], None] | None = None,
+    compute_metrics: bool = True,
 ) -> dict[str, Any]:
     """Walk the tutorial story on an observatory and write its figures.
 
@@ -94,6 +122,10 @@ def run_demo(
         The choice to make; by default the first of VISp/Cux2, VISp/Rorb, ... with data.
     log, show_table : callables
         Where the story is told (``print`` by default; the CLI passes rich printers).
+    compute_metrics : bool
+        When the catalog lacks the drifting-grating and natural-scene metrics of the chosen
+        containers, compute them (:func:`brainobs.metrics.analyze_catalog_container`) and
+        store them in the catalog; with False the demo only says how to get them.
 
     Returns
     -------
@@ -122,6 +154,9 @@ def run_demo(
     containers = obs.containers(area=area, cre_line=cre_line)
     show(containers[["id", "targeted_structure", "cre_line", "imaging_depth", "reporter_line"]],
          f"{len(containers)} containers in {area} for {cre_line}")
+
+    if compute_metrics:
+        _ensure_metrics(obs, area, cre_line, containers["id"].tolist(), log)
 
     exps = obs.experiments(container_id=containers["id"].tolist(), stimuli=["natural_scenes"])
     exps = exps[[obs.session_path(int(i)).exists() for i in exps["id"]]]
@@ -175,9 +210,8 @@ def run_demo(
         else:
             summary["n_ns_significant"] = None
             log("Natural-scenes metrics (p_ns, pref_image_ns) are not in the catalog yet, so "
-                "there is no preferred-image histogram. This release reads metrics but does not "
-                "compute them (that is brainobs.metrics, the next milestone); point --data-dir "
-                "at an AllenSDK cache dir whose cell_specimens.json has them.")
+                "there is no preferred-image histogram: compute them with `brainobs analyze "
+                f"--container {container_id}` (or run the demo without --no-metrics).")
 
     all_cells = obs.cells(area=area, cre_line=cre_line)
     if _metric_available(all_cells, "p_dg", "dsi_dg"):
@@ -190,7 +224,8 @@ def run_demo(
     else:
         summary["fraction_direction_selective"] = None
         log("Drifting-grating metrics (p_dg, dsi_dg) are not in the catalog yet, so the fraction "
-            "of direction-selective cells cannot be given (see above for how to get metrics).")
+            "of direction-selective cells cannot be given: compute them with `brainobs analyze "
+            "--container ID`.")
 
     summary["figures"] = figures
     tmp = out / ".summary.json.tmp"

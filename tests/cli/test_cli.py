@@ -162,22 +162,43 @@ def test_synth_writes_observatory(capsys, tmp_path):
     assert len(obs.experiments(include_failed=True)) == 6
 
 
-def test_demo_creates_observatory_and_figures(capsys, tmp_path):
+def test_demo_creates_observatory_and_figures_without_metrics(capsys, tmp_path):
     data, out = tmp_path / "data", tmp_path / "fig"
-    code, stdout, _ = run(capsys, "demo", "--data-dir", data, "--out", out, "--size", "tiny")
+    code, stdout, _ = run(capsys, "demo", "--data-dir", data, "--out", out, "--size", "tiny", "--no-metrics")
     assert code == 0, stdout
     assert (data / "manifest.json").exists()
     summary = json.loads((out / "summary.json").read_text())
     for name in ("max_projection", "dff_traces"):
         assert Path(summary["figures"][name]).exists()
-    # No metrics yet: the demo says so rather than inventing a histogram.
+    # No metrics and --no-metrics: the demo says how to get them rather than inventing a histogram.
     assert summary["fraction_direction_selective"] is None
     assert "preferred_images" not in summary["figures"]
-    assert "not in the catalog yet" in stdout
+    assert "not in the catalog yet" in stdout and "brainobs analyze" in stdout
     obs = open_observatory(data)
     exp = obs.experiments(experiment_id=summary["experiment_id"]).iloc[0]
     assert exp["session_type"] == "three_session_B"
     assert exp["targeted_structure"] == summary["area"] and exp["cre_line"] == summary["cre_line"]
+
+
+def test_demo_computes_missing_metrics(capsys, tiny_observatory, tmp_path):
+    from brainobs.metrics import analyze
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_observatory, data)
+    out = tmp_path / "fig"
+    code, stdout, _ = run(capsys, "demo", "--data-dir", data, "--out", out)
+    assert code == 0, stdout
+    assert "Computing drifting-grating and natural-scene metrics" in stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert Path(summary["figures"]["preferred_images"]).exists()
+    obs = open_observatory(data)
+    # the stored metrics are those of an independent analyze() of the same session
+    with obs.session(summary["experiment_id"]) as s:
+        ns = analyze(s, families=["natural_scenes"])
+    stored = obs.cells(container_id=summary["container_id"]).set_index("cell_specimen_id")
+    np.testing.assert_array_equal(stored.loc[ns.index, "pref_image_ns"], ns["pref_image_ns"])
+    assert summary["n_ns_significant"] == int((ns["p_ns"] < 0.05).sum())
+    assert summary["fraction_direction_selective"] is not None
 
 
 def test_demo_with_metrics_draws_histogram_and_top_image(capsys, obs_dir, tmp_path):
