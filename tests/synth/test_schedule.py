@@ -98,7 +98,9 @@ def test_movies_and_sparse_noise(sessions):
     with h5py.File(sessions["three_session_A"], "r") as f:
         nm3, fd3 = _table(f, "natural_movie_three")
         nm1, _ = _table(f, "natural_movie_one")
-    assert len(nm3) == TINY.movie_frames["natural_movie_three"] * 2  # 2 blocks × 1 repeat
+    # 2 blocks × the preset's repeats per block; 10 repeats in all, as in real sessions
+    assert len(nm3) == TINY.movie_frames["natural_movie_three"] * 2 * TINY.movie_repeats["natural_movie_three"]
+    assert TINY.movie_repeats["natural_movie_three"] * 2 == TINY.movie_repeats["natural_movie_one"] == 10
     assert np.all(fd3[:, 1] - fd3[:, 0] == 1)
     n1 = TINY.movie_frames["natural_movie_one"]
     np.testing.assert_array_equal(nm1, np.tile(np.arange(n1), len(nm1) // n1))

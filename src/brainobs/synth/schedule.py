@@ -38,7 +38,9 @@ DG_ON_FRAMES = 60  # 2 s grating
 DG_OFF_FRAMES = 30  # 1 s gray between gratings
 FLASH_FRAMES = 7.5  # 0.25 s per static grating / scene / sparse-noise frame at 30 Hz
 BLOCK_GAP_FRAMES = 60  # gray between blocks
-LEAD_FRAMES = 30
+# Gray before the first and after the last block: every sweep window (up to 4 sweeps of
+# baseline before and after a flash) then lies inside the recording, as in real sessions.
+LEAD_FRAMES = 90
 
 
 @dataclass(frozen=True)
@@ -67,9 +69,11 @@ SIZES: dict[str, SizePreset] = {
         ns_repeats=4,
         lsn_frames={"locally_sparse_noise": 900, "locally_sparse_noise_4deg": 600,
                     "locally_sparse_noise_8deg": 300},
-        movie_frames={"natural_movie_one": 120, "natural_movie_two": 120,
-                      "natural_movie_three": 240},
-        movie_repeats={"natural_movie_one": 2, "natural_movie_two": 2, "natural_movie_three": 1},
+        # Short clips but the real repeat counts (10, 10, 5 per block), which the published
+        # reliability needs.
+        movie_frames={"natural_movie_one": 60, "natural_movie_two": 60,
+                      "natural_movie_three": 60},
+        movie_repeats={"natural_movie_one": 10, "natural_movie_two": 10, "natural_movie_three": 5},
         spont_frames=300, ns_shape=(46, 58), movie_shape=(16, 32),
     ),
     "small": SizePreset(
@@ -77,9 +81,9 @@ SIZES: dict[str, SizePreset] = {
         ns_repeats=10,
         lsn_frames={"locally_sparse_noise": 3000, "locally_sparse_noise_4deg": 2000,
                     "locally_sparse_noise_8deg": 1000},
-        movie_frames={"natural_movie_one": 900, "natural_movie_two": 900,
-                      "natural_movie_three": 1800},
-        movie_repeats={"natural_movie_one": 2, "natural_movie_two": 2, "natural_movie_three": 1},
+        movie_frames={"natural_movie_one": 300, "natural_movie_two": 300,
+                      "natural_movie_three": 600},
+        movie_repeats={"natural_movie_one": 10, "natural_movie_two": 10, "natural_movie_three": 5},
         spont_frames=1800, ns_shape=(92, 117), movie_shape=(38, 76),
     ),
     "full": SizePreset(

@@ -45,7 +45,8 @@ def movie(shape: tuple[int, int], n_frames: int, rng: np.random.Generator) -> np
     big = pink_noise((h * 3, w * 3), rng)
     # Smooth random walk of the window's corner (camera motion).
     steps = rng.standard_normal((n_frames, 2)).cumsum(axis=0)
-    kernel = np.hanning(61)
+    # np.convolve(mode="same") returns the longer of the two: keep the kernel shorter.
+    kernel = np.hanning(min(61, n_frames - 1 + n_frames % 2))
     kernel /= kernel.sum()
     path = np.column_stack([np.convolve(steps[:, k], kernel, mode="same") for k in range(2)])
     path -= path.min(axis=0)
