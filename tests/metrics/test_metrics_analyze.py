@@ -87,3 +87,23 @@ def test_publishable_and_letters():
     t = pd.DataFrame({"reliability_nm1": [0.1], "mean_running_speed": [2.0]},
                      index=pd.Index([1], name="cell_specimen_id"))
     assert list(publishable(t).columns) == ["reliability_nm1", "mean_running_speed"]
+
+
+def test_compat_cache_returns_stored_metrics(obs):
+    from brainobs.compat import BrainObservatoryCache
+
+    cid = int(obs.containers().iloc[1]["id"])
+    analyze_catalog_container(obs, cid, families=["drifting_gratings"])
+    a_id = int(obs.experiments(container_id=cid, session_type="three_session_A").iloc[0]["id"])
+    with obs.session(a_id) as s:
+        dg = analyze(s, families=["drifting_gratings"])
+    expected = set(dg.index[dg["p_dg"] < 0.05])
+    assert expected, "the tiny container should have direction-tuned cells"
+    boc = BrainObservatoryCache(manifest_file=str(obs.data_dir / "manifest.json"))
+    cells = boc.get_cell_specimens(experiment_container_ids=[cid],
+                                   filters=[{"field": "p_dg", "op": "<", "value": 0.05}])
+    assert {c["cell_specimen_id"] for c in cells} == expected
+    by_id = {c["cell_specimen_id"]: c for c in cells}
+    for csid in expected:
+        assert by_id[csid]["pref_dir_dg"] == dg.loc[csid, "pref_dir_dg"]
+        assert by_id[csid]["dsi_dg"] == pytest.approx(dg.loc[csid, "dsi_dg"], rel=1e-12)
