@@ -70,7 +70,11 @@ def test_subset_by_frames_and_times(session):
     np.testing.assert_array_equal(da.values, T["dff"][:, 30:60])
     np.testing.assert_array_equal(da["time"].values, TIMESTAMPS[30:60])
     assert session.dff(times=(0, 1)).shape == (5, 0)
-    assert session.dff(frames=(50, 10)).shape == (5, 0)
+    # a (start, stop) pair is a frame range: stop is clamped, nonsense is refused
+    np.testing.assert_array_equal(session.dff(frames=(N_FRAMES - 3, 10**9)).values, T["dff"][:, -3:])
+    for bad in ((50, 10), (-10, 20)):
+        with pytest.raises(ValueError, match="not a frame range"):
+            session.dff(frames=bad)
 
 
 @pytest.mark.parametrize(

@@ -499,8 +499,13 @@ class Session:
             f0, f1 = (int(f) for f in frames)
         except (TypeError, ValueError):
             raise ValueError(f"frames must be a slice or a (start, stop) pair; got {frames!r}") from None
-        start, stop, _ = slice(f0, f1).indices(n)
-        return slice(start, max(stop, start))
+        # A (start, stop) pair means frame numbers, never Python's count-from-the-end.
+        if f0 < 0 or f1 < f0:
+            raise ValueError(
+                f"frames=({f0}, {f1}) is not a frame range: need 0 <= start <= stop (the session "
+                f"has {n} frames; use a slice for Python-style negative indices)"
+            )
+        return slice(min(f0, n), min(f1, n))
 
     def _read_block(self, path: str, what: str, rows: np.ndarray | None, fsl: slice) -> np.ndarray:
         ds = self._dataset(path, what)
@@ -621,10 +626,20 @@ class Session:
         rows = self._rows(cell_specimen_ids)
         fsl = self._frame_slice(frames, times)
         base_kind = "demixed" if self._is_v2() else "fluorescence"
-        base = self._read_block(self._trace_path(base_kind), f"{base_kind} traces", rows, fsl)
-        neuropil = self._read_block(self._trace_path("neuropil"), "neuropil traces", rows, fsl)
+        base_path, neuropil_path = self._trace_path(base_kind), self._trace_path("neuropil")
         r = self._neuropil_r_all if rows is None else self._neuropil_r_all[rows]
-        data = base.astype(np.float64) - r[:, None] * neuropil
+        wanted = np.arange(self.n_cells) if rows is None else rows
+        n_sel = len(range(*fsl.indices(self.n_frames)))
+        data = np.empty((len(wanted), n_sel), dtype=np.float64)
+        # A few cells at a time, written straight into the result: the peak stays near the
+        # float64 result instead of holding both float32 inputs and float64 temporaries.
+        step = max(1, (32 << 20) // (8 * max(n_sel, 1)))
+        for i in range(0, len(wanted), step):
+            sub = wanted[i : i + step]
+            base = self._read_block(base_path, f"{base_kind} traces", sub, fsl)
+            neuropil = self._read_block(neuropil_path, "neuropil traces", sub, fsl)
+            # float64 arithmetic as AllenSDK does (float32 traces, float64 r)
+            np.subtract(base, r[i : i + step, None] * neuropil, out=data[i : i + step])
         out = self._labelled("corrected_fluorescence", data, rows, fsl)
         out.coords["neuropil_r"] = ("cell", r)
         return out

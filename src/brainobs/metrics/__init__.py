@@ -28,12 +28,40 @@ import numpy as np
 import pandas as pd
 
 from brainobs import vocab
+from brainobs.metrics.gratings import (
+    StimulusResult,
+    drifting_gratings,
+    drifting_gratings_from_traces,
+    drifting_gratings_result,
+    static_gratings,
+    static_gratings_from_traces,
+    static_gratings_result,
+)
+from brainobs.metrics.movies import movie_reliability, natural_movies
+from brainobs.metrics.rf import (
+    ReceptiveFields,
+    locally_sparse_noise,
+    receptive_field_kernel,
+    receptive_fields,
+)
+from brainobs.metrics.scenes import (
+    natural_scenes,
+    natural_scenes_from_traces,
+    natural_scenes_result,
+)
+from brainobs.metrics.sweep import sweep_response
 
 if TYPE_CHECKING:
     from brainobs.io import Session
 
-__all__ = ["analyze", "analyze_catalog_container", "analyze_container", "FAMILIES",
-           "publishable", "session_letter"]
+__all__ = [
+    "FAMILIES", "ReceptiveFields", "StimulusResult", "analyze", "analyze_catalog_container",
+    "analyze_container", "drifting_gratings", "drifting_gratings_from_traces",
+    "drifting_gratings_result", "locally_sparse_noise", "movie_reliability", "natural_movies",
+    "natural_scenes", "natural_scenes_from_traces", "natural_scenes_result", "publishable",
+    "receptive_field_kernel", "receptive_fields", "session_letter", "static_gratings",
+    "static_gratings_from_traces", "static_gratings_result", "sweep_response",
+]
 
 # stimulus family -> (module, function, the stimuli that trigger it)
 FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {

@@ -62,7 +62,9 @@ def event_features(
     ``x`` is the early rise, ``r`` the largest 3-sample rise and ``last`` the last sample of
     the 10-sample smoothed segment (see the module docstring).
     """
-    x_in = np.asarray(traces, dtype=np.float64)
+    x_in = np.asarray(traces)
+    if not np.issubdtype(x_in.dtype, np.floating):
+        x_in = x_in.astype(np.float64)
     starts = np.asarray(starts, dtype=np.int64)
     ends = np.asarray(ends, dtype=np.int64)
     if x_in.ndim != 2 or x_in.shape[1] < 5:
@@ -97,7 +99,7 @@ def _smoothed_at(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
     def padded(m: np.ndarray) -> np.ndarray:  # index into the reflected, padded trace
         src = np.where(m < 4, 4 - m, np.where(m < n + 4, m - 4, 2 * n + 3 - m))
-        return x[:, src]
+        return x[:, src].astype(np.float64)  # gathered samples only: float64 as published
 
     with np.errstate(invalid="ignore"):
         # same terms and order as the full convolution (zero taps keep NaN propagation)
@@ -129,6 +131,20 @@ def detect_events(traces: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> n
     >>> starts[ev[0]]
     array([1002])
     """
+    traces = np.asarray(traces)
+    if traces.ndim != 2:
+        raise ValueError(f"traces must be (n_cells, n_frames ≥ 5), got shape {traces.shape}")
+    # Every cell is independent: a block of cells at a time keeps the (cells × trials)
+    # feature arrays small whatever the session size.
+    block = 16
+    parts = [_detect_block(traces[i : i + block], starts, ends)
+             for i in range(0, traces.shape[0], block)]
+    if not parts:
+        return np.zeros((0, np.asarray(starts).size), dtype=bool)
+    return np.concatenate(parts, axis=0)
+
+
+def _detect_block(traces: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     x, r, last = event_features(traces, starts, ends)
     with np.errstate(invalid="ignore", divide="ignore"):
         mu_x = np.median(x, axis=1, keepdims=True)

@@ -33,7 +33,7 @@ def shuffle_pvalues(
     seed: int = 1,
     error_sd: float = 0.1,
     stream: str = "allensdk",
-    max_batch_bytes: int = 64 * 2**20,
+    max_batch_bytes: int = 32 * 2**20,
 ) -> np.ndarray:
     """One-sided shuffle p-values of the event-triggered average of ``stim``.
 
@@ -57,9 +57,13 @@ def shuffle_pvalues(
     # AllenSDK breaks such ties by floating-point rounding noise (BLAS- and order-dependent),
     # so its p-values can differ from these by the share of tied shuffles (cells with few
     # events); elsewhere they are identical.
-    stim = np.round(np.asarray(stim, dtype=np.float64) * _QUANTUM_INV) / _QUANTUM_INV
+    # One (n_trials, n_feat) working copy, quantized in place: rows are gathered per shuffle.
+    stim_t = np.array(np.asarray(stim, dtype=np.float64).T, order="C", copy=True)
+    stim_t *= _QUANTUM_INV
+    np.round(stim_t, out=stim_t)
+    stim_t /= _QUANTUM_INV
     ev = np.asarray(events, dtype=bool)
-    n_feat, n_trials = stim.shape
+    n_trials, n_feat = stim_t.shape
     n_cells = ev.shape[0]
     if ev.shape[1] != n_trials:
         raise ValueError(f"events has {ev.shape[1]} trials, stim has {n_trials}")
@@ -70,11 +74,10 @@ def shuffle_pvalues(
     active = np.flatnonzero(n_ev > 0)
     if active.size == 0 or n_shuffles <= 0:
         return pvals
-    obs = (ev[active].astype(np.float64) @ stim.T) / n_ev[active, None]
+    obs = (ev[active].astype(np.float64) @ stim_t) / n_ev[active, None]
     distinct, d_of_cell = np.unique(n_ev[active], return_inverse=True)
     n_max = int(distinct.max())
     k_cap = min(n_trials, n_max + int(np.ceil(error_sd * n_max * _MAX_Z)) + 1)
-    stim_t = np.ascontiguousarray(stim.T)  # (n_trials, n_feat): rows gathered per shuffle
     row_bytes = 8 * (n_feat * (2 + distinct.size + active.size) + k_cap)
     batch = int(max(1, min(n_shuffles, max_batch_bytes // row_bytes)))
 
@@ -167,7 +170,7 @@ def disc_masks(template: np.ndarray, radius: int = 3) -> np.ndarray:
 
 
 def chi_square_pvalues(
-    events: np.ndarray, template: np.ndarray, *, max_bytes: int = 64 * 2**20
+    events: np.ndarray, template: np.ndarray, *, max_bytes: int = 32 * 2**20
 ) -> tuple[np.ndarray, np.ndarray]:
     """Chi-square receptive-field test: per-pixel and minimum Sidak-corrected p-values.
 
@@ -182,7 +185,9 @@ def chi_square_pvalues(
         around each pixel.
     min_p : (n_cells,) its minimum over pixels (``rf_chi2_lsn``).
     """
-    ev = np.asarray(events, dtype=np.float64)
+    # Counts are integers below 2**24, exact in float32: the (trials × pixels) indicator
+    # matrices take half the memory of float64 ones.
+    ev = np.asarray(events, dtype=np.float32)
     t = np.asarray(template)
     n_cells, n_trials = ev.shape
     _, nr, nc = t.shape
@@ -190,10 +195,11 @@ def chi_square_pvalues(
     masks = disc_masks(t)  # (P centres, P pixels)
     tt = t[:n_trials].reshape(-1, n_pix)
     pad = n_trials - tt.shape[0]
-    on = np.concatenate([tt == 255, np.zeros((pad, n_pix), bool)]).astype(np.float64)
-    off = np.concatenate([tt == 0, np.zeros((pad, n_pix), bool)]).astype(np.float64)
-    trials = np.stack([on.sum(0), off.sum(0)], axis=-1)  # (P, 2)
-    counts = np.stack([ev @ on, ev @ off], axis=1).reshape(n_cells, 2, nr, nc)
+    on = np.concatenate([tt == 255, np.zeros((pad, n_pix), bool)]).astype(np.float32)
+    off = np.concatenate([tt == 0, np.zeros((pad, n_pix), bool)]).astype(np.float32)
+    trials = np.stack([on.sum(0, dtype=np.float64), off.sum(0, dtype=np.float64)], axis=-1)  # (P, 2)
+    counts = np.stack([ev @ on, ev @ off], axis=1).astype(np.float64).reshape(n_cells, 2, nr, nc)
+    del on, off
     smoothed = smooth_events(counts).reshape(n_cells, 2, n_pix).transpose(0, 2, 1)  # (C, P, 2)
     dof = 2 * masks.sum(axis=1) - 1
     chi = np.empty((n_cells, n_pix))

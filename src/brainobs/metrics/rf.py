@@ -174,7 +174,7 @@ def centers_in_pixels(table: pd.DataFrame, n_rows: int = 16) -> pd.DataFrame:
 
 
 def receptive_field_kernel(
-    dff: np.ndarray,
+    dff: np.ndarray | None,
     starts: np.ndarray,
     ends: np.ndarray,
     frames: np.ndarray,
@@ -186,6 +186,7 @@ def receptive_field_kernel(
     alpha: float = 0.05,
     stream: Literal["allensdk", "generator"] = "allensdk",
     stimulus: str = "locally_sparse_noise",
+    events: np.ndarray | None = None,
 ) -> ReceptiveFields:
     """Receptive fields from a dF/F matrix and a locally-sparse-noise trial table.
 
@@ -199,19 +200,27 @@ def receptive_field_kernel(
     cell_specimen_ids : labels of the dF/F rows (default 0..n_cells−1).
     seed, n_shuffles, stream : the shuffle test (see the module docstring).
     alpha : significance level of the Holm–Sidak-adjusted pixel p-values.
+    events : (n_cells, n_trials) bool, optional
+        Events already detected (:func:`brainobs.metrics._events.detect_events`); ``dff``
+        is then not needed (pass None), so the caller can free it first.
 
     Examples
     --------
     >>> rf = receptive_field_kernel(dff, st.start, st.end, st.frame, tpl)  # doctest: +SKIP
     >>> rf.table.rf_area_on_lsn                                             # doctest: +SKIP
     """
-    dff = np.asarray(dff, dtype=np.float64)
     starts = np.asarray(starts, dtype=np.int64)
     ends = np.asarray(ends, dtype=np.int64)
     frames = np.asarray(frames, dtype=np.int64)
     template = np.asarray(template)
-    if dff.ndim != 2:
-        raise ValueError(f"dff must be (n_cells, n_frames), got shape {dff.shape}")
+    if events is None:
+        if dff is None:
+            raise ValueError("give dff (n_cells, n_frames) or precomputed events")
+        dff = np.asarray(dff)
+        if not np.issubdtype(dff.dtype, np.floating):
+            dff = dff.astype(np.float64)  # float32 stays float32: samples are promoted when gathered
+        if dff.ndim != 2:
+            raise ValueError(f"dff must be (n_cells, n_frames), got shape {dff.shape}")
     if template.ndim != 3 or template.shape[1] not in (8, 16):
         raise ValueError(f"template must be (frames, 16|8 rows, cols), got shape {template.shape}")
     if not (starts.shape == ends.shape == frames.shape) or starts.ndim != 1:
@@ -222,7 +231,13 @@ def receptive_field_kernel(
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
     if n_shuffles < 1:
         raise ValueError(f"n_shuffles must be ≥ 1, got {n_shuffles}")
-    n_cells = dff.shape[0]
+    if events is None:
+        assert dff is not None
+        events = detect_events(dff, starts, ends)  # (C, T)
+    events = np.asarray(events, dtype=bool)
+    if events.ndim != 2 or events.shape[1] != starts.size:
+        raise ValueError(f"events must be (n_cells, {starts.size}), got shape {events.shape}")
+    n_cells = events.shape[0]
     ids = (
         np.arange(n_cells, dtype=np.int64)
         if cell_specimen_ids is None
@@ -231,11 +246,11 @@ def receptive_field_kernel(
     _, nr, nc = template.shape
     n_pix = nr * nc
 
-    events = detect_events(dff, starts, ends)  # (C, T)
     shown = template[frames]
+    # ON/OFF indicators (T, 2P); event counts per pixel are integers, exact in float32.
     raw = np.concatenate(
         [(shown > _GREY).reshape(-1, n_pix), (shown < _GREY).reshape(-1, n_pix)], axis=1
-    ).astype(np.float64)  # (T, 2P)
+    ).astype(np.float32)
     blurred = np.concatenate(
         [
             blur_stimulus((shown > _GREY).astype(np.float64)).reshape(-1, n_pix),
@@ -246,9 +261,9 @@ def receptive_field_kernel(
     pvals = shuffle_pvalues(blurred.T, events, n_shuffles=n_shuffles, seed=seed, stream=stream)
     adjusted = holm_sidak(pvals)
     significant = adjusted < alpha
-    ev_f = events.astype(np.float64)
-    rts = ev_f @ raw
-    rts_conv = ev_f @ blurred
+    rts = (events.astype(np.float32) @ raw).astype(np.float64)
+    del raw
+    rts_conv = events.astype(np.float64) @ blurred
     chi_map, chi_min = chi_square_pvalues(events, template)
 
     def maps(a: np.ndarray) -> np.ndarray:
@@ -347,9 +362,11 @@ def receptive_fields(
     # read only the epoch; reaching a trace end reads to that end so edge reflection is exact
     lo = 0 if lo <= 0 else lo
     hi = n_frames if hi >= n_frames else hi
-    dff = np.asarray(session.dff(frames=(lo, hi)).values, dtype=np.float64)
+    dff = session.dff(frames=(lo, hi)).values  # float32 as stored; no float64 copy of the epoch
+    events = detect_events(dff, starts - lo, ends - lo)
+    del dff  # only the events are needed from here on: free the epoch's traces
     return receptive_field_kernel(
-        dff,
+        None,
         starts - lo,
         ends - lo,
         table["frame"].to_numpy(np.int64),
@@ -360,6 +377,7 @@ def receptive_fields(
         alpha=alpha,
         stream=stream,
         stimulus=name,
+        events=events,
     )
 
 
