@@ -10,6 +10,7 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
+SDK_VENV = Path(__file__).resolve().parent / ".allensdk-venv"
 BENCH_DATA = Path(os.environ.get("BRAINOBS_BENCH_DATA", Path(__file__).resolve().parent / ".data"))
 
 
@@ -57,3 +58,19 @@ def fmt_s(seconds: float) -> str:
     if seconds < 1:
         return f"{seconds * 1e3:.2f} ms"
     return f"{seconds:.2f} s"
+
+
+def sdk_python(explicit: str | None) -> str:
+    """Python of the side virtualenv with AllenSDK 2.16.2 (built once; never a brainobs dependency)."""
+    import subprocess
+    import venv
+
+    if explicit:
+        return explicit
+    py = SDK_VENV / "bin" / "python"
+    if not py.exists():
+        print(f"building the AllenSDK side virtualenv in {SDK_VENV} (once) ...", flush=True)
+        venv.create(SDK_VENV, with_pip=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "allensdk==2.16.2", "statsmodels<0.15"],
+                       check=True)
+    return str(py)

@@ -22,15 +22,14 @@ import json
 import subprocess
 import sys
 import tempfile
-import venv
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import sdk_python
 from _compat_calls import collect
 
 HERE = Path(__file__).resolve().parent
-SDK_VENV = HERE / ".allensdk-venv"
 
 # Runs inside the AllenSDK virtualenv (old numpy/pandas, no brainobs).
 SIDE = r"""
@@ -47,18 +46,6 @@ np.savez(sys.argv[2] + ".npz", **arrays)
 with open(sys.argv[2] + ".json", "w") as f:
     json.dump(results, f)
 """
-
-
-def sdk_python(explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    py = SDK_VENV / "bin" / "python"
-    if not py.exists():
-        print(f"building the AllenSDK side virtualenv in {SDK_VENV} (once) ...", flush=True)
-        venv.create(SDK_VENV, with_pip=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "allensdk==2.16.2", "statsmodels<0.15"],
-                       check=True)
-    return str(py)
 
 
 # Where brainobs differs on purpose (README, "Differences from AllenSDK").

@@ -35,15 +35,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import venv
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _common import sdk_python
 
 HERE = Path(__file__).resolve().parent
-SDK_VENV = HERE / ".allensdk-venv"
 SIDE = HERE / "_parity_sdk_side.py"
 
 RTOL = 1e-6
@@ -72,18 +71,6 @@ def column_kind(col: str) -> str:
     if col == "mean_running_speed":
         return "session"
     return next((k for suffix, k in KIND_OF_COLUMN.items() if col.endswith(suffix)), "?")
-
-
-def sdk_python(explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    py = SDK_VENV / "bin" / "python"
-    if not py.exists():
-        print(f"building the AllenSDK side virtualenv in {SDK_VENV} (once) ...", flush=True)
-        venv.create(SDK_VENV, with_pip=True)
-        subprocess.run([str(py), "-m", "pip", "install", "-q", "allensdk==2.16.2", "statsmodels<0.15"],
-                       check=True)
-    return str(py)
 
 
 # ------------------------------------------------------------------ brainobs side
