@@ -76,3 +76,30 @@ def test_stimulus_image(ax):
     plot.stimulus_image(img, ax, title="x")
     assert ax.get_title() == "x"
     assert np.array_equal(ax.images[0].get_array(), img)
+
+
+def test_direction_tuning_lines_follow_the_data(ax):
+    r = np.arange(40, dtype=float).reshape(8, 5)
+    d = np.arange(0, 360, 45)
+    plot.direction_tuning(r, d, ax, temporal_frequencies=[1, 2, 4, 8, 15])
+    assert len(ax.lines) == 5
+    for j, line in enumerate(ax.lines):
+        np.testing.assert_array_equal(line.get_xdata(), d)
+        np.testing.assert_array_equal(line.get_ydata(), r[:, j])
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0] == "1 Hz"
+    with pytest.raises(ValueError, match="match directions"):
+        plot.direction_tuning(r[:7], d, ax)
+    with pytest.raises(ValueError, match="temporal frequencies"):
+        plot.direction_tuning(r, d, ax, temporal_frequencies=[1, 2])
+
+
+def test_receptive_field_shows_on_minus_off(ax):
+    on = np.zeros((16, 28))
+    off = np.zeros((16, 28))
+    on[3, 4], off[10, 20] = 2.0, 1.0
+    plot.receptive_field(on, off, ax, title="cell")
+    img = ax.images[0]
+    np.testing.assert_array_equal(img.get_array(), on - off)
+    assert img.get_clim() == (-2.0, 2.0) and ax.get_title() == "cell"
+    with pytest.raises(ValueError, match="one shape"):
+        plot.receptive_field(on, off[:8], ax)

@@ -4,7 +4,10 @@ Nothing here calls ``plt.show()`` or saves files; callers (CLI, reports, noteboo
 """
 
 from brainobs.plot.images import max_projection, stimulus_image
-from brainobs.plot.responses import preferred_image_histogram
+from brainobs.plot.responses import direction_tuning, preferred_image_histogram, receptive_field
 from brainobs.plot.traces import stacked_traces
 
-__all__ = ["max_projection", "preferred_image_histogram", "stacked_traces", "stimulus_image"]
+__all__ = [
+    "direction_tuning", "max_projection", "preferred_image_histogram", "receptive_field",
+    "stacked_traces", "stimulus_image",
+]
