@@ -17,6 +17,9 @@ AllenSDK is never a dependency of brainobs: this script builds a side virtualenv
   continuous values within 1e-6 relative, or both NaN), the worst cell, and the speed
   ratio AllenSDK time / brainobs time per stimulus, per session and overall.
 
+``rf_chi2_lsn`` (a p-value, 1 − cdf) also counts as equal within 1e-12 absolute: its rounding
+error is ~1e-16 absolute, a large relative error when p ~ 1e-13.
+
 LSN columns that depend on the shuffle test (all ``rf_*`` except ``rf_chi2_lsn``) are
 Monte-Carlo quantities: they are reported with their largest absolute difference and do not
 fail the run. Any other disagreeing or missing column makes the exit status 1. A class that
@@ -47,6 +50,9 @@ SIDE = HERE / "_parity_sdk_side.py"
 
 RTOL = 1e-6
 KINDS = ("dg", "sg", "ns", "nm", "lsn")
+# p-values computed as 1 − cdf carry an absolute rounding error of ~1e-16, which is a large
+# relative error for p ~ 1e-13: such columns also count as equal within this absolute tolerance.
+ATOL = {"rf_chi2_lsn": 1e-12}
 # Columns compared for exact equality (a preferred condition is a label, not a measurement).
 EXACT = {"pref_dir_dg", "pref_tf_dg", "pref_ori_sg", "pref_sf_sg", "pref_phase_sg", "pref_image_ns"}
 # Columns that depend on LSN's shuffle test: Monte-Carlo, reported but never failing.
@@ -149,6 +155,7 @@ class ColumnResult:
     worst: str = ""
     max_abs: float = float("nan")
     max_rel: float = float("nan")
+    n_values: int = 0  # cells where AllenSDK gives a number (not NaN)
 
 
 def compare_column(session: str, col: str, ids: np.ndarray, sdk: np.ndarray, bo: np.ndarray
@@ -160,7 +167,8 @@ def compare_column(session: str, col: str, ids: np.ndarray, sdk: np.ndarray, bo:
         equal = (a == b) | both_nan
     else:
         with np.errstate(invalid="ignore"):
-            equal = (np.abs(a - b) <= RTOL * np.maximum(np.abs(a), np.abs(b))) | both_nan
+            tol = np.maximum(RTOL * np.maximum(np.abs(a), np.abs(b)), ATOL.get(col, 0.0))
+            equal = (np.abs(a - b) <= tol) | both_nan
     with np.errstate(invalid="ignore"):
         diff = np.where(both_nan, 0.0, np.abs(a - b))  # NaN vs number → NaN → counts as worst
     score = np.where(np.isnan(diff), np.inf, diff)
@@ -180,7 +188,8 @@ def compare_column(session: str, col: str, ids: np.ndarray, sdk: np.ndarray, bo:
         status = "MC"
     else:
         status = "ok" if n_equal == len(a) else "DIFF"
-    return ColumnResult(session, col, len(a), n_equal, status, worst, max_abs, max_rel)
+    return ColumnResult(session, col, len(a), n_equal, status, worst, max_abs, max_rel,
+                        int(np.isfinite(a).sum()))
 
 
 def compare_session(label: str, sdk: dict, bo: BrainobsRun) -> list[ColumnResult]:
@@ -234,8 +243,25 @@ def _rel(r: ColumnResult) -> str:
     return "-" if np.isnan(r.max_rel) else f"{r.max_rel:.1e}"
 
 
+def print_column_summary(results: list[ColumnResult]) -> None:
+    """One Markdown row per column, over all sessions."""
+    print("| column | sessions | cells | equal | with a value | max rel. diff | status |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for col in dict.fromkeys(r.column for r in results):
+        rs = [r for r in results if r.column == col]
+        rels = [r.max_rel for r in rs if not np.isnan(r.max_rel)]
+        statuses = sorted({r.status for r in rs})
+        status = "ok" if statuses == ["ok"] else ", ".join(statuses)
+        if "MC" in statuses:
+            status += f" (max abs diff {max(r.max_abs for r in rs):.2g})"
+        print(f"| `{col}` | {len(rs)} | {sum(r.n for r in rs)} | {sum(r.n_equal for r in rs)} | "
+              f"{sum(r.n_values for r in rs)} | {f'{max(rels):.1e}' if rels else '-'} | {status} |")
+    print()
+
+
 def print_report(results: list[ColumnResult], speeds: list[tuple], markdown: bool) -> None:
     if markdown:
+        print_column_summary(results)
         print("| session | column | cells | equal | max rel. diff | status | worst cell (AllenSDK vs brainobs) |")
         print("|---|---|---:|---:|---:|---|---|")
         for r in results:
