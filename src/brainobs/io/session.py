@@ -633,13 +633,19 @@ class Session:
         data = np.empty((len(wanted), n_sel), dtype=np.float64)
         # A few cells at a time, written straight into the result: the peak stays near the
         # float64 result instead of holding both float32 inputs and float64 temporaries.
+        # Blocks are whole HDF5 chunk rows, so no compressed chunk is decoded twice.
+        chunk_rows = (self._dataset(base_path, f"{base_kind} traces").chunks or (1,))[0]
         step = max(1, (32 << 20) // (8 * max(n_sel, 1)))
+        step = max(chunk_rows, step - step % chunk_rows)
         for i in range(0, len(wanted), step):
             sub = wanted[i : i + step]
+            block = data[i : i + step]
             base = self._read_block(base_path, f"{base_kind} traces", sub, fsl)
             neuropil = self._read_block(neuropil_path, "neuropil traces", sub, fsl)
-            # float64 arithmetic as AllenSDK does (float32 traces, float64 r)
-            np.subtract(base, r[i : i + step, None] * neuropil, out=data[i : i + step])
+            # base − r·neuropil in float64, as AllenSDK computes it (float32 traces, float64
+            # r), in place: no temporaries.
+            np.multiply(neuropil, r[i : i + step, None], out=block)
+            np.subtract(base, block, out=block)
         out = self._labelled("corrected_fluorescence", data, rows, fsl)
         out.coords["neuropil_r"] = ("cell", r)
         return out

@@ -59,12 +59,14 @@ from brainobs.metrics.sweep import (
     DG_WINDOW,
     WindowOutOfRangeError,
     WindowSpec,
+    compact_frames,
     condition_stats,
     oneway_anova,
     preferred_trial_stats,
     sweep_response,
     sweep_summary,
     trial_running_speed,
+    window_blocks,
     window_spec,
 )
 
@@ -119,6 +121,8 @@ class StimulusResult:
     spec: WindowSpec
     _traces: Any = field(default=None, repr=False)
     _offset: float = field(default=0.0, repr=False)
+    _starts: Any = field(default=None, repr=False)  # start frames in _traces, if not trials'
+
 
     def sweep_response(self, trials: Any = None) -> xr.DataArray:
         """The local %dF/F ``(cell, trial, frame)`` of the given trial rows (default all).
@@ -127,8 +131,9 @@ class StimulusResult:
         """
         if self._traces is None:
             raise ValueError("this result does not keep its traces")
+        starts = self.trials["start"].to_numpy() if self._starts is None else self._starts
         return sweep_response(
-            self._traces, self.trials["start"].to_numpy(), self.spec,
+            self._traces, starts, self.spec,
             cell_specimen_ids=self.table.index.to_numpy(), trials=trials, offset=self._offset,
         )
 
@@ -488,21 +493,53 @@ def _result(out: pd.DataFrame, responses: xr.DataArray, sem: xr.DataArray,
 
 
 def _session_inputs(session: Any, stimulus: str) -> tuple[np.ndarray, pd.DataFrame, np.ndarray,
-                                                          float, np.ndarray]:
+                                                          float, np.ndarray, pd.DataFrame]:
+    """Corrected fluorescence and running speed of only the frames the sweep windows use.
+
+    The stimulus' epochs are read as a few contiguous blocks laid end to end, and the trial
+    table's start/end frames are mapped into them: less to read and decompress than the
+    whole session (gratings and scenes cover different epochs of session B). Returns the
+    compact traces, the remapped table, compact speed, frame rate, ids and the original table.
+    """
     table = session.stimulus_table(stimulus)  # raises UnknownStimulusError listing the stimuli
-    traces = np.asarray(session.corrected_fluorescence().values)
-    speed = session.running_speed()["speed"].to_numpy(dtype=np.float64)
+    spec = window_spec(stimulus, table)
+    n_frames = int(session.n_frames)
+    blocks = window_blocks(table["start"].to_numpy(), spec, n_frames)
+    lengths = blocks[:, 1] - blocks[:, 0]
+    traces = np.empty((session.n_cells, int(lengths.sum())), dtype=np.float64)
+    speed_all = session.running_speed()["speed"].to_numpy(dtype=np.float64)
+    speed = np.empty(traces.shape[1])
+    pos = 0
+    for (a, b), n in zip(blocks, lengths, strict=True):
+        traces[:, pos:pos + n] = session.corrected_fluorescence(frames=(int(a), int(b))).values
+        speed[pos:pos + n] = speed_all[a:b]
+        pos += n
+    compact = table.copy()
+    for col in ("start", "end"):
+        compact[col] = compact_frames(blocks, table[col].to_numpy())
     rate = _frame_rate(session.timestamps)
-    return traces, table, speed, rate, np.asarray(session.cell_specimen_ids)
+    return traces, compact, speed, rate, np.asarray(session.cell_specimen_ids), table
+
+
+def _with_original_frames(result: StimulusResult, table: pd.DataFrame) -> StimulusResult:
+    """Show the session's own start/end frames in ``result.trials`` (the computation used
+    the compact ones, which ``sweep_response`` keeps using)."""
+    result._starts = result.trials["start"].to_numpy()
+    trials = result.trials.copy()
+    for col in ("start", "end"):
+        trials[col] = table.loc[trials.index, col].to_numpy()
+    result.trials = trials
+    return result
 
 
 def drifting_gratings_result(session: Any, *, n_boot: int = 1000, seed: int | None = 0
                              ) -> StimulusResult:
     """:func:`drifting_gratings` with the labelled arrays (:class:`StimulusResult`)."""
-    traces, table, speed, rate, ids = _session_inputs(session, "drifting_gratings")
-    return drifting_gratings_from_traces(traces, table, frame_rate=rate, running_speed=speed,
-                                         cell_specimen_ids=ids, n_boot=n_boot, seed=seed,
-                                         out_of_range="allensdk")
+    traces, table, speed, rate, ids, original = _session_inputs(session, "drifting_gratings")
+    res = drifting_gratings_from_traces(traces, table, frame_rate=rate, running_speed=speed,
+                                        cell_specimen_ids=ids, n_boot=n_boot, seed=seed,
+                                        out_of_range="allensdk")
+    return _with_original_frames(res, original)
 
 
 def drifting_gratings(session: Any, *, n_boot: int = 1000, seed: int | None = 0) -> pd.DataFrame:
@@ -643,9 +680,10 @@ def static_gratings_from_traces(
 
 def static_gratings_result(session: Any) -> StimulusResult:
     """:func:`static_gratings` with the labelled arrays (:class:`StimulusResult`)."""
-    traces, table, speed, rate, ids = _session_inputs(session, "static_gratings")
-    return static_gratings_from_traces(traces, table, frame_rate=rate, running_speed=speed,
-                                       cell_specimen_ids=ids, out_of_range="allensdk")
+    traces, table, speed, rate, ids, original = _session_inputs(session, "static_gratings")
+    res = static_gratings_from_traces(traces, table, frame_rate=rate, running_speed=speed,
+                                      cell_specimen_ids=ids, out_of_range="allensdk")
+    return _with_original_frames(res, original)
 
 
 def static_gratings(session: Any) -> pd.DataFrame:

@@ -30,12 +30,13 @@ import xarray as xr
 from brainobs.metrics.gratings import (
     StimulusResult,
     _check_table,
-    _frame_rate,
     _index,
     _offset_for,
     _prepare_traces,
     _result,
+    _session_inputs,
     _speed,
+    _with_original_frames,
 )
 from brainobs.metrics.running import running_modulation
 from brainobs.metrics.sweep import (
@@ -170,12 +171,10 @@ def natural_scenes_from_traces(
 
 def natural_scenes_result(session: Any) -> StimulusResult:
     """:func:`natural_scenes` with the labelled arrays (:class:`StimulusResult`)."""
-    table = session.stimulus_table("natural_scenes")
-    traces = np.asarray(session.corrected_fluorescence().values)
-    speed = session.running_speed()["speed"].to_numpy(dtype=np.float64)
-    return natural_scenes_from_traces(
-        traces, table, frame_rate=_frame_rate(session.timestamps), running_speed=speed,
-        cell_specimen_ids=np.asarray(session.cell_specimen_ids), out_of_range="allensdk")
+    traces, table, speed, rate, ids, original = _session_inputs(session, "natural_scenes")
+    res = natural_scenes_from_traces(traces, table, frame_rate=rate, running_speed=speed,
+                                     cell_specimen_ids=ids, out_of_range="allensdk")
+    return _with_original_frames(res, original)
 
 
 def natural_scenes(session: Any) -> pd.DataFrame:

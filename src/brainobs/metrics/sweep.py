@@ -534,3 +534,44 @@ def preferred_trial_stats(
         with np.errstate(divide="ignore", invalid="ignore"):
             rel[cells] = np.where(cnt > 0, np.where(ok, pairs, 0.0).sum(axis=1) / cnt, np.nan)
     return rel, peak
+
+
+def window_blocks(starts: Any, spec: WindowSpec, n_frames: int, *, merge_gap: int = 300
+                  ) -> np.ndarray:
+    """Contiguous frame ranges ``(n_blocks, 2)`` covering every trial's window.
+
+    Windows closer than ``merge_gap`` frames are merged (fewer, longer reads). Ranges are
+    clipped to ``[0, n_frames]``, so a window that leaves the recording leaves the first
+    or last block in the same way (the published out-of-range behaviour is unchanged).
+
+    >>> window_blocks([100, 190, 5000], DG_WINDOW, 10_000)
+    array([[  70,  280],
+           [4970, 5090]])
+    """
+    s = np.sort(np.asarray(starts, dtype=np.int64))
+    if s.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    lo = s - spec.interlength
+    hi = s + spec.sweeplength + spec.interlength
+    # a new block wherever the next window starts more than merge_gap after the running end
+    run_end = np.maximum.accumulate(hi)
+    new = np.ones(s.size, dtype=bool)
+    new[1:] = lo[1:] > run_end[:-1] + merge_gap
+    first = np.flatnonzero(new)
+    last = np.append(first[1:], s.size) - 1
+    blocks = np.column_stack([lo[first], run_end[last]])
+    return np.clip(blocks, 0, n_frames)
+
+
+def compact_frames(blocks: np.ndarray, frames: Any) -> np.ndarray:
+    """Map frame numbers inside ``blocks`` to positions in the blocks laid end to end.
+
+    >>> compact_frames(np.array([[70, 280], [4970, 5090]]), [100, 5000])
+    array([ 30, 240])
+    """
+    f = np.asarray(frames, dtype=np.int64)
+    lengths = blocks[:, 1] - blocks[:, 0]
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    k = np.searchsorted(blocks[:, 0], f, side="right") - 1
+    k = np.clip(k, 0, len(blocks) - 1)
+    return f - blocks[k, 0] + offsets[k]
