@@ -105,7 +105,8 @@ def _cell_text(v: object) -> str:
     if v is None or (isinstance(v, float) and v != v):
         return ""
     if isinstance(v, float):
-        return f"{v:.6g}"
+        # whole numbers (ids stored as float beside NaN) print as integers, not 5e+08
+        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.6g}"
     return str(v)
 
 
@@ -410,7 +411,7 @@ def analyze(
                 table = publishable(analyze_session(s, families=mine, seed=seed, n_shuffles=n_shuffles),
                                     str(s.session_type))
             if store and t.isdigit() and obs is not None:
-                obs.save_cells(table.reset_index())
+                obs.save_cells(table.drop(columns=["experiment_container_id"], errors="ignore").reset_index())
             tables.append(table)
             progress.update(task, completed=1, description=f"session {t}: {len(table)} cells")
         for cid in container or []:

@@ -77,6 +77,10 @@ def test_results_are_stored_in_the_catalog(obs):
     np.testing.assert_allclose(again.loc[table.index, "reliability_nm1_a"], table["reliability_nm1_a"])
     hits = open_observatory(obs.data_dir).cells(filters="reliability_nm1_a > -2")
     assert set(table.index) <= set(hits["cell_specimen_id"])
+    # identity columns keep their integer type once metrics are laid over the table
+    everything = open_observatory(obs.data_dir).cells(include_failed=True)
+    assert pd.api.types.is_integer_dtype(everything["experiment_container_id"])
+    assert pd.api.types.is_integer_dtype(everything["cell_specimen_id"])
 
 
 def test_publishable_and_letters():

@@ -97,7 +97,15 @@ def _overlay(cells: pd.DataFrame, computed: pd.DataFrame) -> pd.DataFrame:
     for col in columns:
         saved = comp[_SAVED + col].fillna(False).to_numpy(dtype=bool)
         new = pd.Series(comp[col].to_numpy(), index=cells.index)
-        laid[col] = cells[col].where(~saved, new) if col in cells.columns else new.where(saved)
+        if col in cells.columns:
+            merged = cells[col].where(~saved, new)
+            # keep an integer column integer when every value still is one (ids, counts)
+            if pd.api.types.is_integer_dtype(cells[col]) and merged.notna().all() and \
+                    bool((merged == np.round(merged)).all()):
+                merged = merged.astype(cells[col].dtype)
+            laid[col] = merged
+        else:
+            laid[col] = new.where(saved)
     # One concat (not a column at a time): the cell table has ~100 columns.
     order = list(cells.columns) + [c for c in columns if c not in cells.columns]
     kept = cells.drop(columns=[c for c in columns if c in cells.columns])

@@ -245,6 +245,6 @@ def analyze_catalog_container(
     finally:
         for s in sessions:
             s.close()
-    if store:
-        obs.save_cells(table.reset_index())
+    if store:  # the container id is already in the cell table: store the metrics only
+        obs.save_cells(table.drop(columns="experiment_container_id").reset_index())
     return table
