@@ -19,18 +19,20 @@ class UnknownValueError(BrainobsError, ValueError):
 
     kind = "value"
 
-    def __init__(self, value: object, choices: Iterable[object], kind: str | None = None):
+    def __init__(self, value: object, choices: Iterable[object], kind: str | None = None,
+                 reason: str | None = None):
         from brainobs._validate import closest
 
         self.value = value
         self.choices = sorted({str(c) for c in choices})
         if kind is not None:
             self.kind = kind
-        self.suggestion = closest(str(value), self.choices)
+        # ``reason`` replaces "Unknown ..." when the value is valid in general but not here
+        # (e.g. a real stimulus that this session does not show): no spelling suggestion then.
+        self.suggestion = None if reason else closest(str(value), self.choices)
         hint = f" Did you mean {self.suggestion!r}?" if self.suggestion else ""
-        super().__init__(
-            f"Unknown {self.kind} {value!r}.{hint} Valid choices: {', '.join(self.choices)}."
-        )
+        head = reason or f"Unknown {self.kind} {value!r}.{hint}"
+        super().__init__(f"{head} Valid choices: {', '.join(self.choices)}.")
 
 
 class UnknownCreLineError(UnknownValueError):

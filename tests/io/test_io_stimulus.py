@@ -96,6 +96,17 @@ def test_unknown_stimulus(session):
         session.stimulus_table(3)
 
 
+def test_real_stimulus_absent_from_the_session_says_so(session):
+    shown = session.list_stimuli()
+    absent = next(n for n in ("static_gratings", "locally_sparse_noise_8deg") if n not in shown)
+    with pytest.raises(UnknownStimulusError) as info:
+        session.stimulus_table(absent)
+    msg = str(info.value)
+    assert f"does not show '{absent}'" in msg and session.path.name in msg
+    assert "Did you mean" not in msg and info.value.suggestion is None
+    assert all(n in msg for n in shown)
+
+
 def test_unknown_stimulus_suggests_closest(tmp_path, v3_path):
     import shutil
 

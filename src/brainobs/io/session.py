@@ -24,7 +24,7 @@ from brainobs.errors import MissingDataError, NWBFileError, UnknownIdError, Unkn
 from brainobs.io import layout
 from brainobs.io import stimulus as stim
 from brainobs.io._h5 import leading_number, open_h5, read_strings, read_value, version_tuple
-from brainobs.vocab import IMAGING_SHAPE, MOVIE_STIMULI
+from brainobs.vocab import IMAGING_SHAPE, MOVIE_STIMULI, STIMULI
 
 __all__ = ["Session", "open_session"]
 
@@ -664,6 +664,9 @@ class Session:
             raise TypeError(f"stimulus name must be a str; got {type(name).__name__}")
         choices = self.list_stimuli() + list(extra)
         if name not in choices:
+            if name in STIMULI:  # a real stimulus, just not one this session shows
+                raise UnknownStimulusError(name, choices, reason=(
+                    f"{self.path.name} ({self.session_type}) does not show {name!r}."))
             raise UnknownStimulusError(name, choices)
         return name
 

@@ -59,6 +59,7 @@ from brainobs.metrics.sweep import (
     DG_WINDOW,
     WindowOutOfRangeError,
     WindowSpec,
+    _as_traces,
     compact_frames,
     condition_stats,
     oneway_anova,
@@ -225,15 +226,6 @@ def _segment_keep(starts: np.ndarray, spec: WindowSpec, segments: Any, n_frames:
     return ok
 
 
-def _prepare_traces(traces: Any) -> np.ndarray:
-    arr = np.asarray(traces.values if isinstance(traces, xr.DataArray) else traces)
-    if arr.ndim != 2:
-        raise ValueError(f"traces must be 2-D (n_cells, n_frames), got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float64)
-    return arr
-
-
 def _offset_for(trace_kind: str) -> float:
     if trace_kind not in ("fluorescence", "dff"):
         raise ValueError(f"trace_kind must be 'fluorescence' or 'dff', got {trace_kind!r}")
@@ -353,7 +345,7 @@ def drifting_gratings_from_traces(
     >>> res.table[["pref_dir_dg", "pref_tf_dg", "dsi_dg", "p_dg"]]  # doctest: +SKIP
     """
     what = "drifting_gratings_from_traces"
-    tr = _prepare_traces(traces)
+    tr = _as_traces(traces)
     offset = _offset_for(trace_kind)
     if start_column is None:
         start_column = "start" if "start" in getattr(table, "columns", []) else "onset_frame"
@@ -601,7 +593,7 @@ def static_gratings_from_traces(
         ``.responses`` is ``(cell, orientation, spatial_frequency, phase)``.
     """
     what = "static_gratings_from_traces"
-    tr = _prepare_traces(traces)
+    tr = _as_traces(traces)
     offset = _offset_for(trace_kind)
     _check_table(table, ["orientation", "spatial_frequency", "phase", "start"], what)
     if not (frame_rate and np.isfinite(frame_rate) and frame_rate > 0):

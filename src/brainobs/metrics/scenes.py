@@ -32,7 +32,6 @@ from brainobs.metrics.gratings import (
     _check_table,
     _index,
     _offset_for,
-    _prepare_traces,
     _result,
     _session_inputs,
     _speed,
@@ -41,6 +40,7 @@ from brainobs.metrics.gratings import (
 from brainobs.metrics.running import running_modulation
 from brainobs.metrics.sweep import (
     WindowSpec,
+    _as_traces,
     condition_stats,
     oneway_anova,
     preferred_trial_stats,
@@ -118,7 +118,7 @@ def natural_scenes_from_traces(
         ``.responses`` is ``(cell, image)`` with the blank (−1) first.
     """
     what = "natural_scenes_from_traces"
-    tr = _prepare_traces(traces)
+    tr = _as_traces(traces)
     offset = _offset_for(trace_kind)
     _check_table(table, ["frame", "start"], what)
     if not (frame_rate and np.isfinite(frame_rate) and frame_rate > 0):
