@@ -1,0 +1,1 @@
+"""Compare cell types and areas across the observatory (filled in by the population work)."""
