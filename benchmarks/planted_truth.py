@@ -115,7 +115,8 @@ def line_tests(cells: pd.DataFrame, mode: str = "pooled") -> pd.DataFrame:
     return out
 
 
-MIN_CELLS = 10  # pairwise: a pair counts only when both lines have this many values
+MIN_CELLS = 20  # pairwise: a pair counts only when both lines have this many values (the
+# barely responsive line has ~10 responsive cells: too few for a test of their selectivity)
 
 
 def _found(t: pd.DataFrame, d, alpha: float) -> pd.Series:

@@ -70,12 +70,12 @@ PLANTED_DIFFERENCES: tuple[PlantedDifference, ...] = (
     PlantedDifference("Rorb-IRES2-Cre", ("dsi_dg",), "dsi_dg", +1, "responsive",
                       "strongly direction selective (true DSI ~ Beta(8, 2), mean 0.8, vs 0.33)"),
     PlantedDifference("Vip-IRES-Cre", ("frac_responsive", "rf_probability"), "p_dg < 0.05", -1,
-                      "all", "barely responsive (5 % of cells respond to each stimulus, vs "
+                      "all", "barely responsive (10 % of cells respond to each stimulus, vs "
                       "45-60 %)"),
     PlantedDifference("Scnn1a-Tg3-Cre", ("pref_tf_weights",), "pref_tf_dg", +1, "responsive",
                       "prefers high temporal frequencies (8 and 15 Hz only)"),
     PlantedDifference("Sst-IRES-Cre", ("run_mod",), "abs(run_mod_dg)", +1, "responsive",
-                      "strong running modulation of either sign (log-gain sd 1 vs 0.25)"),
+                      "strong running modulation of either sign (log-gain sd 1.8 vs 0.25)"),
 )
 """The four planted differences of :func:`planted_config`, one per Cre line."""
 
@@ -102,7 +102,7 @@ def planted_config() -> Path:
 
     Four Cre lines differ by design from the reference (every other line), each in one
     parameter — Rorb-IRES2-Cre: strongly direction selective (``dsi_dg``); Vip-IRES-Cre:
-    barely responsive (``frac_responsive`` 5 % for every stimulus, ``rf_probability`` 5 %);
+    barely responsive (``frac_responsive`` 10 % for every stimulus, ``rf_probability`` 10 %);
     Scnn1a-Tg3-Cre: prefers 8/15 Hz (``pref_tf_weights``); Sst-IRES-Cre: strong running
     modulation of either sign (``run_mod``). Amplitude, noise, depth (275 µm), reporter
     (Ai148) and the running schedule are the same for every line. See
@@ -157,8 +157,9 @@ def generate_comparison_observatory(
     Defaults: the four planted Cre lines and the reference (:data:`COMPARISON_CRE_LINES`)
     × 3 containers, all in VISp at 275 µm, size ``"compare"`` (25 cells per container, 12
     repeats of every drifting-grating condition, running about half of the time): 15
-    containers, 375 cells; about 30 s of CPU to generate and 7 s to analyze the drifting
-    gratings of every container.
+    containers, 375 cells; about 30 s to generate and 6 s to analyze the drifting gratings of
+    every container (``analyze_catalog_container(..., families=["drifting_gratings"])``) on one
+    core of the development machine.
 
     Parameters
     ----------
