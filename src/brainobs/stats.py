@@ -136,9 +136,12 @@ def bootstrap_weights(n: int, clusters: Any = None, n_boot: int = 1000,
     if n == 0:
         return w
     if k == 0:
-        draws = rng.integers(0, n, size=(n_boot, n), dtype=np.int32)
-        rows = np.repeat(np.arange(n_boot), n)
-        w += np.bincount(rows * n + draws.ravel(), minlength=n_boot * n).reshape(n_boot, n)
+        chunk = max(1, 4_000_000 // n)  # replicates per chunk: bounded temporaries
+        for lo in range(0, n_boot, chunk):
+            m = min(chunk, n_boot - lo)
+            flat = rng.integers(0, n, size=(m, n), dtype=np.int64)
+            flat += (np.arange(m, dtype=np.int64) * n)[:, None]
+            w[lo:lo + m] = np.bincount(flat.ravel(), minlength=m * n).reshape(m, n)
         return w
     picks = rng.integers(0, k, size=(n_boot, k))
     times = np.bincount((np.arange(n_boot)[:, None] * k + picks).ravel(),
@@ -176,21 +179,42 @@ def weighted_statistic(values: Any, weights: np.ndarray, statistic: str = "media
     if statistic in ("mean", "fraction"):
         with np.errstate(invalid="ignore", divide="ignore"):
             return (w.astype(np.float64) @ v) / total
-    order = np.argsort(v, kind="stable")
-    sv = v[order]
-    # float32 sums of whole-number counts are exact below 2**24 (16.7 million draws)
-    cum = np.cumsum(w[:, order], axis=1, dtype=np.float32 if total.max() < 2**24 else np.float64)
+    return _weighted_median(v, w, total)
+
+
+_BLOCK = 64  # values per block of the two-stage median search
+
+
+def _weighted_median(v: np.ndarray, w: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Exact weighted medians in two stages: per-block weight sums locate the block that
+    holds each middle rank (n_boot × n/64 work), then only that block's 64 weights are
+    scanned — instead of a cumulative sum over every (replicate, value)."""
+    n = v.size
+    if n > 1 and bool(np.all(v[1:] >= v[:-1])):
+        sv, ws = v, w  # already sorted: no copy of the weights
+    else:
+        order = np.argsort(v, kind="stable")
+        sv, ws = v[order], w[:, order]
+    starts = np.arange(0, n, _BLOCK)
+    block = np.add.reduceat(ws, starts, axis=1, dtype=np.float64)  # (B, n_blocks)
+    cum_block = np.cumsum(block, axis=1)
     out = np.full(w.shape[0], np.nan)
     ok = total > 0
     if not ok.any():
         return out
+    rows = np.flatnonzero(ok)
     t = total[ok]
-    lo_rank = np.floor((t + 1) / 2)  # 1-based ranks of the two middle values
-    hi_rank = np.floor(t / 2) + 1
-    c = cum[ok]
-    lo_idx = (c >= lo_rank[:, None]).argmax(axis=1)
-    hi_idx = (c >= hi_rank[:, None]).argmax(axis=1)
-    out[ok] = (sv[lo_idx] + sv[hi_idx]) / 2
+    result = np.zeros(rows.size)
+    for rank in (np.floor((t + 1) / 2), np.floor(t / 2) + 1):  # 1-based middle ranks
+        b = (cum_block[rows] >= rank[:, None]).argmax(axis=1)
+        before = np.where(b > 0, cum_block[rows, np.maximum(b - 1, 0)], 0.0)
+        cols = starts[b][:, None] + np.arange(_BLOCK)[None, :]
+        inside = cols < n
+        wb = np.where(inside, ws[rows[:, None], np.minimum(cols, n - 1)], 0.0)
+        within = np.cumsum(wb, axis=1) + before[:, None]
+        j = (within >= rank[:, None]).argmax(axis=1)
+        result += sv[np.minimum(starts[b] + j, n - 1)]
+    out[rows] = result / 2
     return out
 
 

@@ -18,10 +18,11 @@ from brainobs.population.responsive import (
     functional_classes,
     rule_for,
 )
+from brainobs.population.profile import RoleProfile, role_profile
 from brainobs.population.table import cell_table, from_table, layer_from_depth
 
 __all__ = [
-    "FAMILIES", "Comparison", "ComparisonError", "add_responsiveness", "cell_table",
+    "FAMILIES", "Comparison", "ComparisonError", "RoleProfile", "add_responsiveness", "cell_table",
     "class_composition", "compare", "family_of", "from_table", "functional_classes",
-    "layer_from_depth", "rule_for",
+    "layer_from_depth", "role_profile", "rule_for",
 ]
