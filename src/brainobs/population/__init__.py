@@ -10,6 +10,7 @@
 """
 
 from brainobs.population.compare import Comparison, ComparisonError, compare
+from brainobs.population.profile import RoleProfile, role_profile
 from brainobs.population.responsive import (
     FAMILIES,
     add_responsiveness,
@@ -18,7 +19,6 @@ from brainobs.population.responsive import (
     functional_classes,
     rule_for,
 )
-from brainobs.population.profile import RoleProfile, role_profile
 from brainobs.population.table import cell_table, from_table, layer_from_depth
 
 __all__ = [
