@@ -13,6 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -428,6 +429,193 @@ def analyze(
         show(_rich_table(result[[c for c in cols if c in result.columns]], f"{len(result)} cells analyzed"))
     if store and obs is not None:
         err_console.print(f"stored in the catalog of {obs.data_dir}")
+
+
+class CmpFmt(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _column_map(text: str | None) -> dict[str, str] | None:
+    if not text:
+        return None
+    pairs = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        if "=" not in item:
+            raise typer.BadParameter(f"expected old=new pairs separated by commas; got {item!r}",
+                                     param_hint="--column-map")
+        old, new = (x.strip() for x in item.split("=", 1))
+        pairs[old] = new
+    return pairs
+
+
+def _read_cells_file(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(f"--cells: no such file: {path}")
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return pd.read_parquet(path)
+    if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
+        return pd.read_csv(path, sep="\t" if ".tsv" in name else ",")
+    raise typer.BadParameter(f"--cells must be a .csv, .csv.gz, .tsv or .parquet file; got {path.name!r}",
+                             param_hint="--cells")
+
+
+def _num(v: object) -> str:
+    """A number for the terminal: never cut; p-values keep their exponent."""
+    if v is None or (isinstance(v, float) and v != v):
+        return "–"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if f.is_integer() and abs(f) < 1e15:
+            return str(int(f))
+        return f"{f:.4g}" if 1e-3 <= abs(f) < 1e6 else f"{f:.2e}"
+    return str(v)
+
+
+def _ci_text(lo: object, hi: object, fmt=None) -> str:
+    f = fmt or _num
+    return "–" if _num(lo) == "–" else f"{f(lo)} to {f(hi)}"
+
+
+def _effect(v: object) -> str:
+    """Effect sizes (δ, Δ fraction) in [-1, 1]: three decimals."""
+    return "–" if _num(v) == "–" else f"{float(v):+.3f}"  # type: ignore[arg-type]
+
+
+def _print_comparison(res) -> None:
+    """Groups, omnibus test and pairwise tests, compact enough for an 80-column terminal:
+    numbers are never cut (raw p-values and means are in --format csv/json)."""
+    from rich import box
+
+    frac = res.kind == "fraction"
+    table = Table(title=f"{res.metric} by {' × '.join(res.by)}: {res.population}",
+                  header_style="bold", title_justify="left", box=box.SIMPLE_HEAD,
+                   pad_edge=False)
+    width = max(len(str(g)) for g in res.groups["group"])
+    table.add_column("group", min_width=min(width, 40), overflow="fold")
+    for c in ("cells", "containers", "mice", "fraction" if frac else "median", "95 % CI"):
+        table.add_column(c, justify="right", overflow="fold")  # wraps, never crops
+    for r in res.groups.itertuples(index=False):
+        value = r.fraction if frac else r.median
+        table.add_row(str(r.group), _num(r.n_cells), _num(r.n_containers), _num(r.n_mice),
+                      _num(value), _ci_text(r.ci_low, r.ci_high))
+    table.caption = f"intervals: {res.interval_method}"
+    console.print(table)
+    console.print(f"omnibus: {res.omnibus_text()}", highlight=False)
+    if len(res.pairwise):
+        eff = "Δ" if frac else "δ"
+        words = "Δ = difference in fraction" if frac else "δ = Cliff's delta"
+        pw = Table(title=f"pairwise {res.pairwise['test'].iloc[0]}, Holm-corrected p; {words} (a vs b)",
+                   header_style="bold", title_justify="left", box=box.SIMPLE_HEAD,
+                   pad_edge=False)
+        wa = max(len(str(g)) for g in res.pairwise["group_a"])
+        wb = max(len(str(g)) for g in res.pairwise["group_b"])
+        pw.add_column("a", min_width=min(wa, 40), overflow="fold")
+        pw.add_column("b", min_width=min(wb, 40), overflow="fold")
+        for c in ("p Holm", eff, "95 % CI"):
+            pw.add_column(c, justify="right", overflow="fold")  # wraps, never crops
+        for r in res.pairwise.itertuples(index=False):
+            pw.add_row(str(r.group_a), str(r.group_b), _num(r.p_holm) + (" *" if r.significant else "  "),
+                       _effect(r.effect_value), _ci_text(r.effect_ci_low, r.effect_ci_high, _effect))
+        pw.caption = f"* Holm-corrected p < {res.alpha:g}; raw p-values: --format csv or json"
+        console.print(pw)
+    for note in res.notes:
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
+@app.command(epilog="Examples: brainobs compare --metric g_osi_dg --by cre_line --area VISp   ·   "
+                     "brainobs compare --metric 'p_dg < 0.05' --by cre_line,area --format json   ·   "
+                     "brainobs compare --cells swdb_dg_table.csv --metric responsive_dg --by cre_line")
+def compare(
+    metric: Annotated[str, typer.Option("--metric", "-m", help="A metric column (g_osi_dg) or a boolean expression ('p_dg < 0.05', 'p_dg < 0.05 and dsi_dg > 0.5').")],
+    by: Annotated[str, typer.Option(help="Grouping column(s), comma-separated: cre_line, area, layer, or any column.")] = "cre_line",
+    data_dir: DataDir = None,
+    area: Annotated[list[str] | None, typer.Option(help="Only these areas (repeatable).")] = None,
+    cre_line: Annotated[list[str] | None, typer.Option("--cre-line", help="Only these Cre lines (repeatable).")] = None,
+    responsive_only: Annotated[bool | None, typer.Option(
+        "--responsive-only/--all-cells",
+        help="Summarise only cells responsive to the metric's stimulus (default: yes for selectivity/preference metrics, no for p-values and expressions).",
+        show_default=False)] = None,
+    rule: Annotated[str, typer.Option(help="Responsiveness rule: auto, p (p < 0.05), trials (de Vries analogue), given (the table's responsive_* columns).")] = "auto",
+    cells: Annotated[Path | None, typer.Option("--cells", help="An external cell table (CSV/Parquet) instead of the catalog; published column names are recognised.")] = None,
+    column_map: Annotated[str | None, typer.Option("--column-map", help="Rename columns of --cells first: old=new,old2=new2.")] = None,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates of the intervals.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also draw the comparison into this PNG/SVG/PDF file.")] = None,
+    fmt: Annotated[CmpFmt, typer.Option("--format", "-f", help="table (readable), csv (groups, omnibus, pairwise blocks) or json.")] = CmpFmt.table,
+    out: OutOpt = None,
+) -> None:
+    """Compare a metric across Cre lines, areas or layers, with tests a reviewer accepts.
+
+    One row per group (n_cells, n_containers, n_mice, median or fraction with a 95 %
+    interval — hierarchical bootstrap over containers, then cells, when containers are
+    known), the omnibus test (Kruskal-Wallis or chi-square) and pairwise tests
+    (Mann-Whitney U or Fisher exact) with raw and Holm-corrected p-values and effect sizes
+    (Cliff's delta or difference in fractions) with intervals.
+    """
+    from brainobs.population import cell_table, from_table
+    from brainobs.population import compare as run_compare
+
+    keys = [b.strip() for b in by.split(",") if b.strip()]
+    if cells is not None:
+        table = from_table(_read_cells_file(cells), _column_map(column_map))
+        if area:
+            table = table[table["area"].isin(area)]
+        if cre_line:
+            table = table[table["cre_line"].isin(cre_line)]
+    else:
+        if column_map:
+            raise typer.BadParameter("--column-map applies to --cells tables only", param_hint="--column-map")
+        table = cell_table(_obs(data_dir), area=area, cre_line=cre_line)
+    res = run_compare(table, metric, keys, responsive_only=responsive_only, rule=rule, n_boot=n_boot,
+                      seed=seed)
+    if plot is not None:
+        _plot_comparison(res, table, plot)
+    if fmt is CmpFmt.json:
+        text = json.dumps(res.to_dict(), indent=2) + "\n"
+    elif fmt is CmpFmt.csv:
+        omni = pd.DataFrame([res.omnibus])
+        text = "\n".join(df.to_csv(index=False) for df in (res.groups, omni, res.pairwise))
+    else:
+        if out is not None:
+            raise typer.BadParameter("--out needs --format csv or json", param_hint="--out")
+        _print_comparison(res)
+        return
+    if out is None:
+        sys.stdout.write(text)
+        for note in res.notes:
+            err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+    else:
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, out)
+        err_console.print(f"wrote {out}")
+
+
+def _plot_comparison(res, table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from brainobs.plot.population import comparison_figure
+
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(res.groups) + 2), 4.5))
+    comparison_figure(res, table, ax)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+    err_console.print(f"wrote {path}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -140,7 +140,9 @@ def from_table(df: pd.DataFrame, column_map: Mapping[str, str] | None = None) ->
         raise TypeError(f"expected a pandas DataFrame; got {type(df).__name__}")
     out = _apply_map(df, column_map)
     out = out.drop(columns=[c for c in out.columns if str(c).startswith("Unnamed:")])
-    rename = {old: new for old, new in ALIASES.items() if old in out.columns and new not in out.columns}
+    lower = {str(c).lower(): c for c in out.columns}
+    rename = {lower[old]: new for old, new in ALIASES.items()
+              if old in lower and new not in out.columns and lower[old] != new}
     out = out.rename(columns=rename)
     dup = out.columns[out.columns.duplicated()].tolist()
     if dup:
