@@ -33,7 +33,7 @@ def max_projection(
     *,
     labels: Sequence[object] | None = None,
     outline_color: str = "#F0E442",
-    linewidth: float = 1.0,
+    linewidth: float = 1.2,
     percentile: tuple[float, float] = (1.0, 99.5),
     scale_um_per_px: float | None = 0.78,
     label_color: str = "white",
@@ -50,7 +50,8 @@ def max_projection(
         ROI masks (``Session.roi_masks()``). Each non-empty ROI gets one outline, a
         :class:`~matplotlib.patches.PathPatch` with gid ``"roi-outline"`` tracing its contour.
     labels : sequence of N labels, optional
-        Written at each ROI's centroid (e.g. cell specimen ids); needs ``masks``.
+        Written at each ROI (e.g. cell specimen ids), centred on its centroid's column just
+        above its top edge so the outline stays visible (gid ``"roi-label"``); needs ``masks``.
     outline_color : str
         Colour of the ROI outlines (default Okabe–Ito yellow, visible on the grey image).
     linewidth : float
@@ -151,11 +152,12 @@ def _outlines(ax: Axes, masks: np.ndarray, color: str, lw: float) -> None:
 
 
 def _centroid_labels(ax: Axes, masks: np.ndarray, labels: Sequence[object], color: str) -> None:
+    """Each label centred on its ROI's centroid column, just above the ROI (not covering it)."""
     for mask, label in zip(masks, labels, strict=True):
         rows, cols = np.nonzero(mask)
         if rows.size:
-            ax.text(cols.mean(), rows.mean(), str(label), color=color, fontsize=SMALL_FONT,
-                    ha="center", va="center", path_effects=_HALO, gid="roi-label")
+            ax.text(cols.mean(), rows.min() - 1.0, str(label), color=color, fontsize=SMALL_FONT,
+                    ha="center", va="bottom", path_effects=_HALO, gid="roi-label", clip_on=True)
 
 
 def _scale_bar(ax: Axes, shape: tuple[int, ...], um_per_px: float) -> None:

@@ -133,11 +133,19 @@ def _violins(ax: Axes, names: list[Any], data: list[np.ndarray], cols: dict[Any,
     medians = [float(np.median(data[i])) for i in filled]
     ax.hlines(medians, pos[filled] - 0.25, pos[filled] + 0.25, colors="black", lw=2,
               zorder=4, gid="medians", label="median")
-    ax.set_xticks(pos, [f"{n}\n(n={d.size})" for n, d in zip(names, data, strict=True)],
-                  fontsize=SMALL_FONT)
+    _group_ticks(ax, pos, [str(n) for n in names], [d.size for d in data])
     ax.set_xlim(-0.6, len(names) - 0.4)
     lo, hi = ax.get_ylim()
     ax.set_ylim(lo, hi + 0.2 * (hi - lo))  # headroom for the test text
+
+
+def _group_ticks(ax: Axes, pos: np.ndarray, names: list[str], n: list[int] | None = None) -> None:
+    """Group names (with ``(n=…)``) as x tick labels, turned 30° when they would collide."""
+    crowded = max((len(s) for s in names), default=0) * len(names) > 60
+    sep = " " if crowded else "\n"
+    labels = names if n is None else [f"{s}{sep}(n={k})" for s, k in zip(names, n, strict=True)]
+    ax.set_xticks(pos, labels, fontsize=SMALL_FONT, rotation=30 if crowded else 0,
+                  ha="right" if crowded else "center", rotation_mode="anchor")
 
 
 def _ecdfs(ax: Axes, names: list[Any], data: list[np.ndarray], cols: dict[Any, str]) -> None:
@@ -220,7 +228,8 @@ def fraction_heatmap(
             text = f"{value:.2f}" + (f"\n(n={int(n[i, j])})" if n is not None else "")
             r, g, b, _ = cm(norm(value))
             ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
-            ax.text(j, i, text, ha="center", va="center", fontsize=SMALL_FONT, color=ink)
+            ax.text(j, i, text, ha="center", va="center", fontsize=SMALL_FONT, color=ink,
+                    linespacing=1.0)
     ax.set_xticks(np.arange(z.shape[1]), [str(c) for c in frac.columns])
     ax.set_yticks(np.arange(z.shape[0]), [str(r) for r in frac.index], fontsize=SMALL_FONT)
     ax.set_xlabel(str(frac.columns.name or "area"))
@@ -366,13 +375,11 @@ def decoding_accuracy(table: pd.DataFrame, ax: Axes, *, color: str = MAIN) -> Ax
                 label="accuracy (interval)")
     ax.hlines(vals["chance"], x - 0.3, x + 0.3, colors="0.3", linestyles="--", lw=1.5,
               label="chance", gid="chance")
-    labels = [str(g) for g in t["group"]]
-    long = max(len(s) for s in labels) > 10 and len(labels) > 3
-    ax.set_xticks(x, labels, rotation=30 if long else 0, ha="right" if long else "center",
-                  fontsize=SMALL_FONT)
+    _group_ticks(ax, x, [str(g) for g in t["group"]])
     ax.set_xlim(-0.6, len(t) - 0.4)
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy")
-    ax.legend(loc="upper right", fontsize=SMALL_FONT, frameon=False)
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, fontsize=SMALL_FONT,
+              frameon=False, borderaxespad=0.2)
     despine(ax)
     return ax

@@ -66,6 +66,7 @@ def preferred_image_histogram(
             transform=ax.transAxes, ha="right", va="top", fontsize=SMALL_FONT, color=HIGHLIGHT,
             gid="top-images")
     ax.set_xlim(-0.5, n_images - 0.5)
+    ax.set_ylim(0, max(int(counts.max()), 1) * 1.15)  # headroom for the note
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("preferred image")
     ax.set_ylabel("number of cells")

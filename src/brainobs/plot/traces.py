@@ -77,8 +77,9 @@ def stacked_traces(
         Vertical offset between traces. The default (:func:`stack_spacing`) is the smallest
         even offset at which no trace crosses its neighbour.
     scale_bar : bool
-        Draw a vertical bar (gid ``"scale-bar"``, a line collection) at the right end whose
-        length, a round number near half the spacing, is written beside it (``"0.5 dF/F"``).
+        Draw a vertical bar (gid ``"scale-bar"``, a line collection) right of the top trace
+        whose length, a round number near half the spacing, is written beside it
+        (``"0.5\\ndF/F"``, gid ``"scale-bar-label"``).
     epochs : DataFrame, optional
         Columns ``stimulus``, ``start_time``, ``end_time`` (s): each epoch overlapping the
         time range is shaded (``axvspan``), one colour per stimulus, with a legend above.
@@ -116,12 +117,12 @@ def stacked_traces(
     for row, off in zip(y, offsets, strict=True):
         ax.plot(t, row + off, color=color, lw=linewidth)
     if t.size:
-        end = t[-1] + (0.06 * (t[-1] - t[0]) if scale_bar else 0.0)
+        end = t[-1] + (0.1 * (t[-1] - t[0]) if scale_bar else 0.0)
         ax.set_xlim(t[0], end if end > t[0] else t[0] + 1)
     if ep is not None and t.size:
         _shade_epochs(ax, ep, float(t[0]), float(t[-1]))
     if scale_bar and t.size and np.isfinite(y).any():
-        _trace_scale_bar(ax, float(t[-1] + 0.02 * (t[-1] - t[0])), float(offsets[-1]),
+        _trace_scale_bar(ax, float(t[-1] + 0.02 * (t[-1] - t[0])), float(offsets[0]),
                          spacing, ylabel)
     ax.set_xlabel("time (s)")
     if labels is not None:
@@ -150,8 +151,9 @@ def nice_length(x: float) -> float:
 def _trace_scale_bar(ax: Axes, x: float, y0: float, spacing: float, unit: str) -> None:
     length = nice_length(spacing / 2)
     ax.vlines([x], y0, y0 + length, colors="black", linewidths=2, gid="scale-bar")
-    ax.text(x, y0 + length / 2, f" {length:g} {unit}", rotation=90, ha="left", va="center",
-            fontsize=SMALL_FONT, gid="scale-bar-label")
+    ax.annotate(f"{length:g}\n{unit}", (x, y0 + length / 2), xytext=(3, 0),
+                textcoords="offset points", ha="left", va="center", linespacing=1.0,
+                fontsize=SMALL_FONT, gid="scale-bar-label")
 
 
 def _check_epochs(epochs: pd.DataFrame | None) -> pd.DataFrame | None:

@@ -69,7 +69,7 @@ def direction_tuning_polar(
     ax.set_xticks(np.deg2rad(np.arange(0, 360, 45)))
     ax.tick_params(labelsize=SMALL_FONT)
     ax.set_rlabel_position(112.5)  # type: ignore[attr-defined]
-    ax.set_title(f"direction (°); radius: {RESPONSE_LABEL}", fontsize=SMALL_FONT, pad=12)
+    ax.set_xlabel(f"direction (°); radius: {RESPONSE_LABEL}", fontsize=SMALL_FONT, labelpad=8)
     return ax
 
 
@@ -241,6 +241,8 @@ def image_responses(
     ax.annotate(f"image {pref}", (pref, top), xytext=(0, 4), textcoords="offset points",
                 ha="center", va="bottom", fontsize=SMALL_FONT, color=HIGHLIGHT, gid="preferred")
     ax.axhline(0, color="black", lw=0.6)
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + 0.08 * (hi - lo))  # room for the label
     ax.set_xlim(-0.5, m.size - 0.5)
     ax.set_xlabel("natural scene (image index)")
     ax.set_ylabel(RESPONSE_LABEL)
@@ -301,11 +303,11 @@ def on_off_maps(
     ax.set_xlim(0, 2 * cols + gap)
     ax.set_ylim(rows, -1.5)
     ax.set_xticks([])
-    ax.set_yticks([0, rows])
-    ax.set_xlabel(f"azimuth ({cols} grid columns each)")
-    ax.set_ylabel("elevation (grid row)")
-    for side in ("top", "right", "bottom"):
-        ax.spines[side].set_visible(False)
+    ax.set_yticks([])
+    ax.set_xlabel(f"azimuth → ({cols} grid columns)")
+    ax.set_ylabel(f"elevation ↓ ({rows} grid rows)")
+    for spine in ax.spines.values():
+        spine.set_visible(False)
     if colorbar and im is not None:
-        ax.figure.colorbar(im, ax=ax, label=clabel)
+        ax.figure.colorbar(im, ax=ax, label=clabel, shrink=0.6)
     return ax
