@@ -601,21 +601,71 @@ def compare(
 
 
 def _plot_comparison(res, table: pd.DataFrame, path: Path) -> None:
-    import matplotlib
+    from brainobs.report.figures import comparison_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from brainobs.plot.population import comparison_figure
-
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(res.groups) + 2), 4.5))
-    comparison_figure(res, table, ax)
-    fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise typer.BadParameter(f"--plot must end in .png, .svg or .pdf; got {path.name!r}", param_hint="--plot")
+    fig = comparison_figure(res, table)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     fig.savefig(tmp, dpi=120)
-    plt.close(fig)
     os.replace(tmp, path)
     err_console.print(f"wrote {path}")
+
+
+@app.command(epilog="Examples: brainobs report --area VISp --cre-line Rorb-IRES2-Cre --out rorb.html   ·   "
+                     "brainobs report --no-decoding --no-compute-missing")
+def report(
+    area: Annotated[str | None, typer.Option(help="Visual area, e.g. VISp (default: the tutorial's choice or the first with data).")] = None,
+    cre_line: Annotated[str | None, typer.Option("--cre-line", help="Cre line, e.g. Rorb-IRES2-Cre.")] = None,
+    data_dir: DataDir = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write (self-contained: figures embedded).")] = Path("report.html"),
+    compute_missing: Annotated[bool, typer.Option(help="First compute and store the metrics missing in the area and for the Cre line (brainobs analyze --missing).")] = True,
+    family: Annotated[list[str] | None, typer.Option("--family", help="Metric families to compute when missing (default: drifting_gratings, natural_scenes).")] = None,
+    decoding: Annotated[bool, typer.Option(help="Decode natural scenes and grating direction from single trials (a few sessions per Cre line).")] = True,
+    rule: Annotated[str, typer.Option(help="Responsiveness rule: auto, p, trials or given.")] = "auto",
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates of every interval.")] = 1000,
+) -> None:
+    """Write the "what are those cells doing?" HTML report for one area × Cre line.
+
+    The tutorial story for the choice (data, a session, its cells, their preferred images,
+    direction selectivity), then the comparison with the other Cre lines of the area and the
+    other areas of the Cre line (tests, effect sizes, functional classes, decoding), the role
+    profile and the coverage behind every number. Metrics already stored are reused.
+    """
+    from brainobs.report import build_report
+
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise typer.BadParameter(f"--out must end in .html; got {out.name!r}", param_hint="--out")
+    if not out.parent.exists():
+        raise typer.BadParameter(f"the folder of --out does not exist: {out.parent}", param_hint="--out")
+    obs = _obs(data_dir)
+    from brainobs.report.story import choose_area_and_cre_line
+
+    area, cre_line = choose_area_and_cre_line(obs, area, cre_line)
+    with _make_progress() as progress:
+        if compute_missing:
+            _compute_missing_for_report(obs, area, cre_line, family, progress)
+        task = progress.add_task(f"report {cre_line} in {area}", total=8)
+
+        def cb(done: int, total: int, text: str) -> None:
+            progress.update(task, completed=done, total=total, description=f"report: {text}")
+
+        rep = build_report(obs, area, cre_line, rule=rule, n_boot=n_boot, decoding=decoding, progress=cb)
+    rep.save(out)
+    for sentence in rep.meta.get("profile_sentences", []):
+        console.print(sentence, highlight=False)
+    console.print(f"Wrote {out}")
+
+
+def _compute_missing_for_report(obs, area: str, cre_line: str, family: list[str] | None, progress: Progress) -> None:
+    from brainobs.parallel import analyze_missing
+
+    families = family or ["drifting_gratings", "natural_scenes"]
+    for kw in ({"area": area}, {"cre_line": cre_line}):
+        cb = _progress_callback(progress)
+        rep = analyze_missing(obs, families=families, progress=cb, **kw)
+        for failure in getattr(rep, "failed", []) or []:
+            err_console.print(f"[yellow]note:[/] could not analyze {failure}", highlight=False)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ Colours come from :mod:`brainobs.plot.style` (Okabe–Ito, colour-blind safe); m
 of synthetic data with :func:`synthetic_badge`.
 """
 
+from brainobs.plot.comparison import comparison, fraction_by_group
 from brainobs.plot.images import max_projection, stimulus_image
 from brainobs.plot.population import (
     class_composition,
@@ -29,7 +30,7 @@ from brainobs.plot.tuning import (
 )
 
 __all__ = [
-    "PALETTE", "class_composition", "decoding_accuracy", "despine", "direction_tuning",
+    "PALETTE", "class_composition", "comparison", "fraction_by_group", "decoding_accuracy", "despine", "direction_tuning",
     "direction_tuning_polar", "dsi_histogram", "fraction_heatmap", "group_colors",
     "image_responses", "max_projection", "metric_by_group", "on_off_maps",
     "orientation_sf_heatmap", "preferred_image_histogram", "receptive_field", "running_speed",

@@ -81,6 +81,8 @@ class Comparison:
     notes: list[str] = field(default_factory=list)
     interval_method: str = ""
     alpha: float = 0.05
+    used: pd.Series = field(default_factory=lambda: pd.Series(dtype=object), repr=False)
+    """The group of every cell that entered the comparison, indexed like the input table."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: ``{"metric", "kind", "by", "population", "groups", "omnibus",
@@ -430,9 +432,25 @@ def compare(
     pw["p_holm"] = stats.holm(pw["p"].to_numpy(dtype=float)) if len(pw) else []
     pw["significant"] = (pw["p_holm"] < alpha).astype(bool) if len(pw) else []
     pw = pw[cols_pw]
+    kept = labels[use & labels.isin(names).to_numpy()]
     return Comparison(metric=metric, kind=kind, by=keys, population=population, groups=groups,
                       omnibus=omnibus, pairwise=pw, coverage=coverage, notes=notes,
-                      interval_method=method, alpha=alpha)
+                      interval_method=method, alpha=alpha, used=kept)
 
 
-__all__ = ["Comparison", "ComparisonError", "compare"]
+def used_cells(result: Comparison, table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``table`` (the one given to :func:`compare`) that entered ``result``, with
+    their group label in a ``__group__`` column.
+
+    >>> t = pd.DataFrame({"g": ["a", "a", "b", "b"], "x": [1.0, np.nan, 3.0, 4.0]})
+    >>> used_cells(compare(t, "x", "g", n_boot=10, min_cells=1), t)["x"].tolist()
+    [1.0, 3.0, 4.0]
+    """
+    missing = result.used.index.difference(table.index)
+    if len(missing):
+        raise ValueError("table is not the one the comparison was computed from "
+                         f"({len(missing)} of its rows are absent)")
+    return table.loc[result.used.index].assign(__group__=result.used.to_numpy())
+
+
+__all__ = ["Comparison", "ComparisonError", "compare", "used_cells"]

@@ -221,7 +221,7 @@ def build_report(
     step("story told")
 
     # 5. comparison with the other Cre lines of the area, and with the other areas
-    blocks = []
+    blocks: list[dict[str, Any]] = []
     in_area = table[table["area"] == area]
     in_line = table[table["cre_line"] == cre_line]
     for scope, by, focus, words_scope in ((in_area, "cre_line", cre_line, f"Cre lines in {area}"),
