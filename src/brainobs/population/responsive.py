@@ -84,7 +84,8 @@ def rule_for(table: pd.DataFrame, family: str, rule: str = "auto", *, alpha: flo
     if rule == "given" or (rule == "auto" and given in table.columns):
         if given not in table.columns:
             return pd.Series(pd.NA, index=table.index, dtype="boolean"), f"{given} (not in the table)"
-        return table[given].astype("boolean"), f"{given} (given by the table)"
+        earlier = table.attrs.get("responsiveness_rules", {}).get(family)
+        return table[given].astype("boolean"), earlier or f"{given} (given by the table)"
     if family == "nm":
         cols = [c for c in NM_COLUMNS if c in table.columns]
         text = f"max({', '.join(cols) or 'reliability_nm*'}) >= {nm_threshold:g}"
