@@ -126,9 +126,11 @@ def _violins(ax: Axes, names: list[Any], data: list[np.ndarray], cols: dict[Any,
             body.set_edgecolor("black")
             body.set_linewidth(0.6)
             body.set_alpha(0.75)
+            body.set_gid("violin")
     for i, d in enumerate(data):
         if d.size and i not in spread:
-            ax.scatter(np.full(d.size, pos[i]), d, s=12, color=cols[names[i]], zorder=3)
+            ax.scatter(np.full(d.size, pos[i]), d, s=12, color=cols[names[i]], zorder=3,
+                       gid="points")
     filled = [i for i, d in enumerate(data) if d.size]
     medians = [float(np.median(data[i])) for i in filled]
     ax.hlines(medians, pos[filled] - 0.25, pos[filled] + 0.25, colors="black", lw=2,
