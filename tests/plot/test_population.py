@@ -66,6 +66,8 @@ def test_metric_by_group_validation(ax):
         plot.metric_by_group([1.0, 2.0], ["a"], ax)
     with pytest.raises(ValueError, match="values must be numeric"):
         plot.metric_by_group(["x"], ["a"], ax)
+    with pytest.raises(ValueError, match=r"groups must be 1-D .* got shape \(1, 2\)"):
+        plot.metric_by_group([1.0, 2.0], [["a", "b"]], ax)
     with pytest.raises(ValueError, match="order repeats a group"):
         plot.metric_by_group([1.0], ["a"], ax, order=["a", "a"])
 
@@ -115,6 +117,8 @@ def test_fraction_heatmap_validation(ax):
         plot.fraction_heatmap(np.ones((2, 2)), ax)
     with pytest.raises(ValueError, match="counts must have the rows and columns of fractions"):
         plot.fraction_heatmap(f, ax, counts=pd.DataFrame({"VISl": [3]}, index=["Sst"]))
+    plot.fraction_heatmap(f, ax, counts=pd.DataFrame({"VISp": [np.nan]}, index=["Sst"]))
+    assert ax.texts[-1].get_text() == "0.50"  # unknown n is left out, not invented
     with pytest.raises(ValueError, match="vmin must be < vmax"):
         plot.fraction_heatmap(f, ax, vmin=1, vmax=0)
 
@@ -178,3 +182,9 @@ def test_decoding_accuracy_validation(ax):
         plot.decoding_accuracy(pd.DataFrame({**ok, "ci_low": [0.55]}), ax)
     with pytest.raises(ValueError, match="table is empty"):
         plot.decoding_accuracy(pd.DataFrame({k: [] for k in ok}), ax)
+
+
+def test_metric_by_group_without_any_value_draws_nothing_quietly(ax):
+    plot.metric_by_group([np.nan, np.nan], ["a", "b"], ax, kind="ecdf")
+    assert not ax.lines and ax.get_legend() is None
+    assert ax.texts[0].get_text() == "2 cells without a value left out"
