@@ -305,8 +305,8 @@ def on_off_maps(
     ax.set_ylim(rows, -1.5)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_xlabel(f"azimuth → ({cols} grid columns)")
-    ax.set_ylabel(f"elevation ↓ ({rows} grid rows)")
+    ax.set_xlabel(f"azimuth ({cols} grid columns)")
+    ax.set_ylabel(f"elevation ({rows} rows)")
     for spine in ax.spines.values():
         spine.set_visible(False)
     if colorbar and im is not None:
