@@ -31,8 +31,8 @@ def test_max_projection_draws_one_outline_per_mask(ax):
     assert verts.max(axis=0) == pytest.approx([9.5, 9.5], abs=0.01)
     assert outlines[0].get_linewidth() >= 1.0
     texts = {t.get_text(): t.get_position() for t in ax.texts if t.get_gid() == "roi-label"}
-    # centred on the centroid column, just above the top row of the ROI
-    assert texts == {"11": (7.0, 4.0), "12": (21.0, 19.0), "13": (29.5, -1.0)}
+    # centred on the centroid column, just above the top row of the ROI (below at the top edge)
+    assert texts == {"11": (7.0, 4.0), "12": (21.0, 19.0), "13": (29.5, 4.0)}
 
 
 def test_max_projection_skips_empty_masks_and_checks_labels(ax):

@@ -51,7 +51,8 @@ def max_projection(
         :class:`~matplotlib.patches.PathPatch` with gid ``"roi-outline"`` tracing its contour.
     labels : sequence of N labels, optional
         Written at each ROI (e.g. cell specimen ids), centred on its centroid's column just
-        above its top edge so the outline stays visible (gid ``"roi-label"``); needs ``masks``.
+        above its top edge (below it at the top of the image) so the outline stays visible
+        (gid ``"roi-label"``); needs ``masks``.
     outline_color : str
         Colour of the ROI outlines (default Okabe–Ito yellow, visible on the grey image).
     linewidth : float
@@ -152,12 +153,18 @@ def _outlines(ax: Axes, masks: np.ndarray, color: str, lw: float) -> None:
 
 
 def _centroid_labels(ax: Axes, masks: np.ndarray, labels: Sequence[object], color: str) -> None:
-    """Each label centred on its ROI's centroid column, just above the ROI (not covering it)."""
+    """Each label centred on its ROI's centroid column, just above the ROI (below it when the
+    ROI touches the top of the image), so that the label does not hide the outline."""
+    top_band = 0.04 * masks.shape[1]
     for mask, label in zip(masks, labels, strict=True):
         rows, cols = np.nonzero(mask)
-        if rows.size:
-            ax.text(cols.mean(), rows.min() - 1.0, str(label), color=color, fontsize=SMALL_FONT,
-                    ha="center", va="bottom", path_effects=_HALO, gid="roi-label", clip_on=True)
+        if not rows.size:
+            continue
+        above = rows.min() >= top_band
+        y = rows.min() - 1.0 if above else rows.max() + 1.0
+        ax.text(cols.mean(), y, str(label), color=color, fontsize=SMALL_FONT, ha="center",
+                va="bottom" if above else "top", path_effects=_HALO, gid="roi-label",
+                clip_on=True)
 
 
 def _scale_bar(ax: Axes, shape: tuple[int, ...], um_per_px: float) -> None:

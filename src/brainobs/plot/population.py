@@ -30,9 +30,12 @@ def _groups_in_order(
 ) -> tuple[list[Any], list[np.ndarray], int]:
     """Split ``values`` by ``groups`` (in ``order``); also return how many values were NaN."""
     v = float_array(values, "values", ndim=1)
-    g = pd.Series(np.asarray(groups, dtype=object))
-    if g.ndim != 1 or len(g) != v.size:
-        raise ValueError(f"groups must be 1-D with one label per value ({v.size}); got {len(g)}")
+    labels = np.asarray(groups, dtype=object)
+    if labels.ndim != 1 or len(labels) != v.size:
+        raise ValueError(
+            f"groups must be 1-D with one label per value ({v.size}); got shape {labels.shape}"
+        )
+    g = pd.Series(labels)
     keep = np.isfinite(v) & g.notna().to_numpy()
     present = pd.unique(g[keep])
     names = list(order) if order is not None else sorted(present, key=str)
@@ -126,9 +129,11 @@ def _violins(ax: Axes, names: list[Any], data: list[np.ndarray], cols: dict[Any,
             body.set_edgecolor("black")
             body.set_linewidth(0.6)
             body.set_alpha(0.75)
+            body.set_gid("violin")
     for i, d in enumerate(data):
         if d.size and i not in spread:
-            ax.scatter(np.full(d.size, pos[i]), d, s=12, color=cols[names[i]], zorder=3)
+            ax.scatter(np.full(d.size, pos[i]), d, s=12, color=cols[names[i]], zorder=3,
+                       gid="points")
     filled = [i for i, d in enumerate(data) if d.size]
     medians = [float(np.median(data[i])) for i in filled]
     ax.hlines(medians, pos[filled] - 0.25, pos[filled] + 0.25, colors="black", lw=2,
@@ -154,7 +159,8 @@ def _ecdfs(ax: Axes, names: list[Any], data: list[np.ndarray], cols: dict[Any, s
         y = np.arange(1, x.size + 1) / x.size if x.size else x
         ax.step(x, y, where="post", color=cols[name], lw=1.5, label=f"{name} (n={d.size})")
     ax.set_ylim(0, 1.02)
-    ax.legend(loc="lower right", fontsize=SMALL_FONT, frameon=False)
+    if names:
+        ax.legend(loc="lower right", fontsize=SMALL_FONT, frameon=False)
 
 
 def fraction_heatmap(
@@ -209,13 +215,13 @@ def fraction_heatmap(
     frac = _frame(fractions, "fractions")
     if not vmin < vmax:
         raise ValueError(f"vmin must be < vmax; got {vmin!r}, {vmax!r}")
-    n = None
+    z = frac.to_numpy()
+    n = np.full(z.shape, np.nan)
     if counts is not None:
         cnt = _frame(counts, "counts")
         if set(cnt.index) != set(frac.index) or set(cnt.columns) != set(frac.columns):
             raise ValueError("counts must have the rows and columns of fractions")
         n = cnt.loc[frac.index, frac.columns].to_numpy()
-    z = frac.to_numpy()
     im = ax.imshow(np.ma.masked_invalid(z), cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto",
                    interpolation="nearest")
     norm, cm = Normalize(vmin, vmax), colormaps[cmap]
@@ -225,7 +231,7 @@ def fraction_heatmap(
                                    edgecolor="0.75", lw=0, gid="no-data"))
             ax.text(j, i, "no data", ha="center", va="center", fontsize=SMALL_FONT, color="0.4")
         elif annotate:
-            text = f"{value:.2f}" + (f"\n(n={int(n[i, j])})" if n is not None else "")
+            text = f"{value:.2f}" + (f"\n(n={int(n[i, j])})" if np.isfinite(n[i, j]) else "")
             r, g, b, _ = cm(norm(value))
             ink = "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white"
             ax.text(j, i, text, ha="center", va="center", fontsize=SMALL_FONT, color=ink,

@@ -202,7 +202,8 @@ def image_responses(
     Parameters
     ----------
     means : (n_images,) array
-        Mean responses (%dF/F) to each image (118 in the Brain Observatory set).
+        Mean responses (%dF/F) to each image (118 in the Brain Observatory set); NaN
+        images get no bar.
     ax : Axes
     sem : (n_images,) array, optional
         Error bars.
@@ -235,7 +236,7 @@ def image_responses(
     if preferred is not None and (pref != preferred or not 0 <= pref < m.size):
         raise ValueError(f"preferred must be an image index in [0, {m.size}); got {preferred!r}")
     colors = [HIGHLIGHT if i == pref else color for i in range(m.size)]
-    ax.bar(np.arange(m.size), np.nan_to_num(m), width=0.8, color=colors,
+    ax.bar(np.arange(m.size), m, width=0.8, color=colors,
            yerr=s, error_kw={"elinewidth": 0.6, "ecolor": GREY})
     top = m[pref] + (s[pref] if s is not None and np.isfinite(s[pref]) else 0.0)
     ax.annotate(f"image {pref}", (pref, top), xytext=(0, 4), textcoords="offset points",
@@ -304,8 +305,8 @@ def on_off_maps(
     ax.set_ylim(rows, -1.5)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_xlabel(f"azimuth → ({cols} grid columns)")
-    ax.set_ylabel(f"elevation ↓ ({rows} grid rows)")
+    ax.set_xlabel(f"azimuth ({cols} grid columns)")
+    ax.set_ylabel(f"elevation ({rows} rows)")
     for spine in ax.spines.values():
         spine.set_visible(False)
     if colorbar and im is not None:
