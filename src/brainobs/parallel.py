@@ -43,7 +43,7 @@ import pandas as pd
 
 from brainobs import vocab
 from brainobs.catalog import Observatory, open_observatory
-from brainobs.catalog.coverage import check_families, family_presence
+from brainobs.catalog.coverage import check_families
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 
@@ -196,9 +196,8 @@ def analyze_one_container(
     try:
         obs = Observatory(data_dir)
         if missing_only:
-            cells = obs.cells(container_id=cid, include_failed=True, warn=False)
-            present = family_presence(cells, fams).reindex([cid], fill_value=False).iloc[0]
-            fams = tuple(f for f in fams if not present[f])
+            cov = obs.metric_coverage(container_id=cid, families=list(fams), include_failed=True)
+            fams = tuple(f for f in fams if cov.empty or not cov[f].iloc[0])
             if not fams:
                 return ContainerResult(cid, SKIPPED, (), reason="complete: nothing missing",
                                        seconds=time.perf_counter() - start)

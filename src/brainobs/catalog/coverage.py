@@ -4,7 +4,10 @@ A container **has** a metric family when at least one of its cells has a non-nul
 one of the family's key columns (:data:`brainobs.vocab.FAMILY_COLUMNS`: ``p_dg``, ``p_sg``,
 ``p_ns``, any ``reliability_nm*``, ``rf_chi2_lsn``), whether that value comes from the
 published cell table or from metrics brainobs computed and stored
-(:meth:`~brainobs.catalog.Observatory.save_cells`).
+(:meth:`~brainobs.catalog.Observatory.save_cells`) — or when brainobs computed and stored
+that column for one of its cells even though the value is NaN (``p_sg`` is NaN for every
+cell of a session that shows each static grating once, as the tiny synthetic one does:
+computing it again would not change that).
 
 :meth:`~brainobs.catalog.Observatory.cells` uses this to warn
 (:class:`~brainobs.errors.MissingMetricsWarning`) when a query's answer is empty or NaN
@@ -59,7 +62,9 @@ def check_families(families: Any) -> list[str]:
     return [f for f in vocab.METRIC_FAMILIES if f in wanted]
 
 
-def family_presence(cells: pd.DataFrame, families: Iterable[str] | None = None) -> pd.DataFrame:
+def family_presence(
+    cells: pd.DataFrame, families: Iterable[str] | None = None, saved: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Per container, whether any of its cells has a value in each family's key columns.
 
     Parameters
@@ -68,6 +73,10 @@ def family_presence(cells: pd.DataFrame, families: Iterable[str] | None = None) 
         A cell table with ``experiment_container_id`` and any of the key columns.
     families : list of str, optional
         Families to report (default: all, :data:`brainobs.vocab.METRIC_FAMILIES`).
+    saved : pandas.DataFrame, optional
+        Bool columns named after key columns, aligned with ``cells`` rows: True where
+        brainobs computed and stored that column for the cell (counts as present even
+        when the value is NaN).
 
     Returns
     -------
@@ -90,6 +99,10 @@ def family_presence(cells: pd.DataFrame, families: Iterable[str] | None = None) 
     for fam in fams:
         cols = [c for c in vocab.FAMILY_COLUMNS[fam] if c in cells.columns]
         row = cells[cols].notna().to_numpy().any(axis=1) if cols else np.zeros(len(cells), bool)
+        if saved is not None:
+            flags = [c for c in vocab.FAMILY_COLUMNS[fam] if c in saved.columns]
+            if flags:
+                row = row | saved[flags].to_numpy(dtype=bool).any(axis=1)
         has[fam] = row[known]
     per_cell = pd.DataFrame(has, index=keys, columns=fams)
     out = per_cell.groupby(level=0, sort=True).any() if len(per_cell) else per_cell
@@ -101,6 +114,7 @@ def coverage_table(
     cells: pd.DataFrame,
     families: Iterable[str] | None = None,
     on_disk: Mapping[int, bool] | None = None,
+    presence: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The metric-coverage table of :meth:`~brainobs.catalog.Observatory.metric_coverage`.
 
@@ -114,6 +128,8 @@ def coverage_table(
         Family columns to include (default all).
     on_disk : mapping, optional
         Container id -> all of its session files are present (default: all False).
+    presence : pandas.DataFrame, optional
+        A precomputed :func:`family_presence` of ``cells`` (default: computed here).
 
     Returns
     -------
@@ -140,7 +156,9 @@ def coverage_table(
     cids = pd.to_numeric(cells[CONTAINER_COLUMN], errors="coerce") if len(cells) else pd.Series(dtype=float)
     counts = cids.value_counts()
     out["n_cells"] = counts.reindex(ids, fill_value=0).to_numpy(dtype=np.int64)
-    presence = family_presence(cells, fams).reindex(ids, fill_value=False)
+    if presence is None:
+        presence = family_presence(cells, fams)
+    presence = presence.reindex(ids, fill_value=False)
     for fam in fams:
         out[fam] = presence[fam].to_numpy(dtype=bool)
     disk = on_disk or {}

@@ -590,10 +590,21 @@ class Observatory:
     # ---------------------------------------------------------------- coverage
 
     def _family_presence(self) -> pd.DataFrame:
-        """Per container and family: does any cell have a value (cached per cell table)."""
+        """Per container and family: does any cell have a value, or a stored computed one
+        (cached per cell table, which :meth:`save_cells` replaces)."""
         cells = self._table("cells")
         if self._presence is None or self._presence[0] is not cells:
-            self._presence = (cells, family_presence(cells))
+            computed = self._computed()
+            flags = {}
+            if len(computed):
+                comp = computed.set_index("cell_specimen_id")
+                ids = cells["cell_specimen_id"].to_numpy()
+                for col in (c for cols in vocab.FAMILY_COLUMNS.values() for c in cols):
+                    if _SAVED + col in comp.columns:
+                        saved = comp[_SAVED + col].reindex(ids).fillna(False)
+                        flags[col] = saved.to_numpy(dtype=bool)
+            saved_df = pd.DataFrame(flags, index=cells.index) if flags else None
+            self._presence = (cells, family_presence(cells, saved=saved_df))
         return self._presence[1]
 
     def _session_families(self, container_ids: list[int]) -> dict[int, list[str]]:
@@ -689,22 +700,26 @@ class Observatory:
 
     def metric_coverage(
         self, container_id: Any = None, area: Any = None, cre_line: Any = None,
-        families: Any = None,
+        families: Any = None, include_failed: bool = False,
     ) -> pd.DataFrame:
         """Which metric families each selected (non-failed) container has.
 
         A container has a family when at least one of its cells has a non-null value in
         one of the family's key columns (:data:`brainobs.vocab.FAMILY_COLUMNS`: ``p_dg``,
         ``p_sg``, ``p_ns``, any ``reliability_nm*``, ``rf_chi2_lsn``), from the published
-        cell table or from metrics computed by brainobs.
+        cell table or from metrics computed by brainobs — or when brainobs computed and
+        stored such a column for one of its cells, even as NaN (see
+        :mod:`brainobs.catalog.coverage`).
 
         Parameters
         ----------
         container_id, area, cre_line
-            Select containers as in :meth:`containers` (failed ones are left out).
+            Select containers as in :meth:`containers`.
         families : str or list of str, optional
             Family columns to report (default: all five, in
             :data:`brainobs.vocab.METRIC_FAMILIES` order).
+        include_failed : bool
+            Also report failed containers (left out by default).
 
         Returns
         -------
@@ -721,9 +736,11 @@ class Observatory:
         0  500000000               VISp  Cux2-CreERT2            275        8               True  ...
         """
         fams = check_families(families)
-        cont = self.containers(container_id=container_id, area=area, cre_line=cre_line)
+        cont = self.containers(container_id=container_id, area=area, cre_line=cre_line,
+                               include_failed=include_failed)
         on_disk = self.sessions_on_disk([int(i) for i in cont["id"]])
-        return coverage_table(cont, self._table("cells"), fams, on_disk)
+        return coverage_table(cont, self._table("cells"), fams, on_disk,
+                              presence=self._family_presence())
 
     # ----------------------------------------------------------------- sessions
 
