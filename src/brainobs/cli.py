@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from brainobs.errors import BrainobsError
 
@@ -259,7 +260,7 @@ def areas(data_dir: DataDir = None, fmt: FormatOpt = Fmt.table, out: OutOpt = No
 def _vocab_counts(obs, column: str) -> pd.DataFrame:
     cont = obs.containers()
     counts = cont.groupby(column).size().rename("containers")
-    cells = obs.cells()
+    cells = obs.cells(warn=False)  # counts only: metrics do not matter here
     cell_col = {"cre_line": "tld1_name", "targeted_structure": "area"}[column]
     if len(cells) and cell_col in cells.columns:
         counts = pd.concat([counts, cells.groupby(cell_col).size().rename("cells")], axis=1)
@@ -319,13 +320,28 @@ def cells(
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
 ) -> None:
-    """List cells with their metric columns; filter with e.g. --filter 'p_ns < 0.05'."""
+    """List cells with their metric columns; filter with e.g. --filter 'p_ns < 0.05'.
+
+    When containers of the selection have no computed metrics (so a metric filter cannot
+    match their cells), a yellow "note:" line on stderr says how many and the
+    `brainobs analyze --missing ...` command that computes them; the exit status stays 0.
+    """
     obs = _obs(data_dir)
-    df = obs.cells(container_id=container_id, area=area, cre_line=cre_line, filters=filter_,
-                   include_failed=include_failed)
+    sel = obs.select_cells(container_id=container_id, area=area, cre_line=cre_line, filters=filter_,
+                           include_failed=include_failed)
+    df = sel.cells
     extra = [c for c in ("p_dg", "dsi_dg", "p_ns", "pref_image_ns") if c in df.columns and df[c].notna().any()]
     df = select_columns(df, columns, fmt, CELL_COLUMNS + extra)
     emit(df, fmt, out, f"{len(df)} cells")
+    if sel.missing is not None:
+        note(sel.missing.message)
+
+
+def note(message: str) -> None:
+    """Print one yellow ``note:`` line on stderr (never wrapped; the text is not markup)."""
+    text = Text("note: ", style="bold yellow")
+    text.append(message)
+    err_console.print(text, soft_wrap=True, highlight=False)
 
 
 @app.command(epilog="Example: brainobs session 500000002   ·   brainobs session ophys_experiment_data/500000002.nwb --format json")
@@ -366,11 +382,18 @@ def session(
 
 
 @app.command(epilog="Examples: brainobs analyze 500000001 500000002 --out cells.parquet   ·   "
-                     "brainobs analyze --container 500000000   ·   brainobs analyze session.nwb --out m.csv")
+                     "brainobs analyze --container 500000000   ·   brainobs analyze session.nwb --out m.csv   ·   "
+                     "brainobs analyze --missing --cre-line Vip-IRES-Cre --family natural_scenes")
 def analyze(
     targets: Annotated[list[str] | None, typer.Argument(metavar="EXPERIMENT_ID|FILE.nwb ...",
                                                         help="Sessions: catalog experiment ids or NWB files.")] = None,
     container: Annotated[list[int] | None, typer.Option("--container", "-c", help="Analyze every session of a container (repeatable).")] = None,
+    missing: Annotated[bool, typer.Option(
+        "--missing", help="Compute and store the metrics that non-failed containers lack (those of --area/--cre-line, "
+                          "default all), container by container; complete ones and those whose files are not on "
+                          "disk are skipped. Not with ids, files or --container.")] = False,
+    area: Annotated[list[str] | None, typer.Option(help="With --missing: only containers of these area(s).")] = None,
+    cre_line: Annotated[list[str] | None, typer.Option("--cre-line", help="With --missing: only containers of these Cre line(s).")] = None,
     data_dir: DataDir = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the table to FILE.parquet or FILE.csv.")] = None,
     store: Annotated[bool, typer.Option(help="Store the results of catalog sessions in the catalog (cells --filter then sees them).")] = True,
@@ -386,19 +409,41 @@ def analyze(
     pref_image_ns, ..., rf_*_lsn, reliability_nm*. Container results merge the three
     sessions like the published table (reliability_nm1_a/_b/_c). Results of catalog
     sessions are stored in the catalog unless --no-store.
+
+    With --missing, every selected container that lacks metrics (of the --family
+    families, default all) is analyzed for the families it lacks and stored, with a
+    progress bar, and a summary table lists the containers done, skipped (complete, or
+    session files not on disk) and failed (with the reason). A failing container (e.g. a
+    corrupt file) does not stop the others. Exit status: 0 when no container failed, 1 when
+    some failed, 2 for a usage error.
     """
     from brainobs.errors import UnknownValueError
     from brainobs.io import Session
     from brainobs.metrics import FAMILIES, analyze_catalog_container, publishable
     from brainobs.metrics import analyze as analyze_session
 
-    if not targets and not container:
-        raise typer.BadParameter("give experiment ids / NWB files, or --container ID", param_hint="TARGETS")
-    if out is not None and out.suffix.lower() not in (".parquet", ".csv"):
-        raise typer.BadParameter(f"--out must end in .parquet or .csv; got {out.name!r}", param_hint="--out")
     for f in family or []:
         if f not in FAMILIES:
             raise UnknownValueError(f, FAMILIES, kind="metric family")
+    if missing:
+        if targets or container:
+            raise typer.BadParameter(
+                "--missing chooses the containers itself (all, or those of --area/--cre-line); it cannot be "
+                "combined with experiment ids, NWB files or --container", param_hint="--missing")
+        if out is not None:
+            raise typer.BadParameter("--missing stores the metrics in the catalog; export them afterwards with "
+                                     "`brainobs cells --format csv --out FILE`", param_hint="--out")
+        if not store:
+            raise typer.BadParameter("--missing always stores the metrics in the catalog", param_hint="--no-store")
+        _analyze_missing(_obs(data_dir), area, cre_line, family, seed, n_shuffles)
+        return
+    if area or cre_line:
+        raise typer.BadParameter("--area and --cre-line select containers for --missing; "
+                                 "add --missing (or give --container ID)", param_hint="--area/--cre-line")
+    if not targets and not container:
+        raise typer.BadParameter("give experiment ids / NWB files, --container ID, or --missing", param_hint="TARGETS")
+    if out is not None and out.suffix.lower() not in (".parquet", ".csv"):
+        raise typer.BadParameter(f"--out must end in .parquet or .csv; got {out.name!r}", param_hint="--out")
     need_catalog = bool(container) or any(t.isdigit() for t in targets or [])
     obs = _obs(data_dir) if need_catalog else None
     tables = []
@@ -666,6 +711,32 @@ def _compute_missing_for_report(obs, area: str, cre_line: str, family: list[str]
         rep = analyze_missing(obs, families=families, progress=cb, **kw)
         for failure in getattr(rep, "failed", []) or []:
             err_console.print(f"[yellow]note:[/] could not analyze {failure}", highlight=False)
+
+
+def _analyze_missing(obs, area: list[str] | None, cre_line: list[str] | None, family: list[str] | None,
+                     seed: int, n_shuffles: int) -> None:
+    """`brainobs analyze --missing`: progress bar, summary table, exit 1 when a container failed."""
+    from brainobs.parallel import analyze_missing
+
+    with _make_progress() as progress:
+        report = analyze_missing(obs, area=area, cre_line=cre_line, families=family or None, seed=seed,
+                                 n_shuffles=n_shuffles, progress=_progress_callback(progress))
+    table = report.table()
+    if table.empty:
+        err_console.print("no container matches this selection")
+    else:
+        show(_rich_table(table, str(report)))
+    if os.environ.get("BRAINOBS_DEBUG") not in (None, "", "0"):
+        for r in report.failed:
+            err_console.print(Text(r.detail))
+    if report.done:
+        err_console.print(f"stored the metrics of {len(report.done)} container(s) in the catalog of {obs.data_dir}")
+    if report.failed:
+        ids = ", ".join(str(r.container_id) for r in report.failed)
+        err_console.print(Text.assemble(("error: ", "bold red"), f"{len(report.failed)} container(s) failed: {ids} "
+                                        "(reasons in the table; BRAINOBS_DEBUG=1 shows the tracebacks)"),
+                          soft_wrap=True)
+        raise typer.Exit(code=1)
 
 
 def main(argv: list[str] | None = None) -> int:

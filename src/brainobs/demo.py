@@ -73,7 +73,7 @@ def _ensure_metrics(obs: Observatory, area: str, cre_line: str, container_ids: l
     """Compute and store the DG and NS metrics of containers whose cells lack them."""
     from brainobs.metrics import analyze_catalog_container
 
-    cells = obs.cells(container_id=container_ids)
+    cells = obs.cells(container_id=container_ids, warn=False)  # the demo says itself what is missing
     todo = []
     for cid in container_ids:
         mine = cells[cells["experiment_container_id"] == cid]
@@ -188,7 +188,7 @@ def run_demo(
         templates = s.stimulus_template("natural_scenes")
         log(f"natural_scenes template: {templates.shape[0]} images of {templates.shape[1]}×{templates.shape[2]} px")
 
-        cells = obs.cells(container_id=container_id)
+        cells = obs.cells(container_id=container_id, warn=False)
         if _metric_available(cells, "p_ns", "pref_image_ns"):
             sig = cells[cells["p_ns"] < SIGNIFICANCE]
             summary["n_ns_significant"] = len(sig)
@@ -213,7 +213,7 @@ def run_demo(
                 "there is no preferred-image histogram: compute them with `brainobs analyze "
                 f"--container {container_id}` (or run the demo without --no-metrics).")
 
-    all_cells = obs.cells(area=area, cre_line=cre_line)
+    all_cells = obs.cells(area=area, cre_line=cre_line, warn=False)
     if _metric_available(all_cells, "p_dg", "dsi_dg"):
         sig = all_cells[all_cells["p_dg"] < SIGNIFICANCE]
         ds = int((sig["dsi_dg"] > DSI_THRESHOLD).sum())

@@ -47,7 +47,7 @@ def test_cre_lines_and_areas_count_containers(capsys, obs_dir):
     assert code == 0
     areas = json.loads(out)
     assert sorted(a["targeted_structure"] for a in areas) == obs.areas()
-    assert sum(a["cells"] for a in areas) == len(obs.cells())
+    assert sum(a["cells"] for a in areas) == len(obs.cells(warn=False))
 
 
 def test_table_output_is_readable(capsys, obs_dir, monkeypatch):
@@ -96,7 +96,7 @@ def test_cells_parquet_needs_out_and_writes_atomically(capsys, obs_dir, tmp_path
     code, _, err = run(capsys, "cells", "-d", obs_dir, "-f", "parquet", "--out", dest)
     assert code == 0
     df = pd.read_parquet(dest)
-    assert len(df) == len(open_observatory(obs_dir).cells())
+    assert len(df) == len(open_observatory(obs_dir).cells(warn=False))
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -203,7 +203,7 @@ def test_demo_computes_missing_metrics(capsys, tiny_observatory, tmp_path):
 
 def test_demo_with_metrics_draws_histogram_and_top_image(capsys, obs_dir, tmp_path):
     obs = open_observatory(obs_dir)
-    cells = obs.cells(include_failed=True).copy()
+    cells = obs.cells(include_failed=True, warn=False).copy()
     rng = np.random.default_rng(1)
     cells["p_ns"] = rng.random(len(cells)) * 0.1
     cells["pref_image_ns"] = rng.integers(0, 3, len(cells)).astype(float)
