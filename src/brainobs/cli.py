@@ -706,11 +706,12 @@ def _compute_missing_for_report(obs, area: str, cre_line: str, family: list[str]
     from brainobs.parallel import analyze_missing
 
     families = family or ["drifting_gratings", "natural_scenes"]
-    for kw in ({"area": area}, {"cre_line": cre_line}):
-        cb = _progress_callback(progress)
-        rep = analyze_missing(obs, families=families, progress=cb, **kw)
-        for failure in getattr(rep, "failed", []) or []:
-            err_console.print(f"[yellow]note:[/] could not analyze {failure}", highlight=False)
+    for scope_area, scope_cre in ((area, None), (None, cre_line)):
+        rep = analyze_missing(obs, area=scope_area, cre_line=scope_cre, families=families,
+                              progress=_progress_callback(progress))
+        for failure in rep.failed:
+            err_console.print(f"[yellow]note:[/] container {failure.container_id} could not be "
+                              f"analyzed: {failure.reason}", highlight=False)
 
 
 def _analyze_missing(obs, area: list[str] | None, cre_line: list[str] | None, family: list[str] | None,

@@ -192,25 +192,15 @@ def cell_table(obs: Any, *, area: Any = None, cre_line: Any = None, container_id
     --------
     >>> cells = cell_table(open_observatory(), area="VISp")   # doctest: +SKIP
     """
+    # coverage is reported by the population results themselves, so no catalog warning here
     cells = obs.cells(area=area, cre_line=cre_line, container_id=container_id,
-                      include_failed=include_failed, warn=False) if _accepts_warn(obs) else \
-        obs.cells(area=area, cre_line=cre_line, container_id=container_id,
-                  include_failed=include_failed)
+                      include_failed=include_failed, warn=False)
     cont = obs.containers(include_failed=True)[["id", "reporter_line", "donor_name"]]
     cont = cont.rename(columns={"id": "experiment_container_id"})
     df = cells.rename(columns={"tld1_name": "cre_line", "tlr1_name": "reporter_line"})
     df = df.drop(columns=[c for c in ("reporter_line", "donor_name") if c in df.columns])
     df = df.merge(cont, on="experiment_container_id", how="left")
     return _standardise(df)
-
-
-def _accepts_warn(obs: Any) -> bool:
-    import inspect
-
-    try:
-        return "warn" in inspect.signature(obs.cells).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 __all__ = ["ALIASES", "IDENTITY_COLUMNS", "LAYERS", "cell_table", "from_table", "full_cre_line",
