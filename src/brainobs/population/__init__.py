@@ -9,6 +9,7 @@
 - decoding and role profiles (see their modules).
 """
 
+from brainobs.population import decoding
 from brainobs.population.compare import Comparison, ComparisonError, compare
 from brainobs.population.profile import RoleProfile, role_profile
 from brainobs.population.responsive import (
@@ -22,7 +23,7 @@ from brainobs.population.responsive import (
 from brainobs.population.table import cell_table, from_table, layer_from_depth
 
 __all__ = [
-    "FAMILIES", "Comparison", "ComparisonError", "RoleProfile", "add_responsiveness", "cell_table",
+    "FAMILIES", "Comparison", "decoding", "ComparisonError", "RoleProfile", "add_responsiveness", "cell_table",
     "class_composition", "compare", "family_of", "from_table", "functional_classes",
     "layer_from_depth", "role_profile", "rule_for",
 ]

@@ -317,10 +317,7 @@ def _example_tuning(obs: Any, cid: int, cells: pd.DataFrame, synthetic: bool) ->
 
 
 def _decoding_section(obs: Any, area: str, max_sessions: int, synthetic: bool, seed: int) -> Section:
-    try:
-        from brainobs.population import decoding as dec
-    except ImportError:  # pragma: no cover - decoding is part of the package
-        return Section("Decoding", ["Decoding is not available in this installation."])
+    from brainobs.population import decoding as dec
     paras, figs, tables = [], [], []
     for stimulus, words in (("natural_scenes", "natural-scene identity (118 images)"),
                             ("drifting_gratings", "grating direction (8 directions)")):
