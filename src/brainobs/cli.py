@@ -215,8 +215,9 @@ def demo(
         _synthesize(root, size.value, 0, None, None, overwrite=root.exists())
     summary = run_demo(root, out, area=area, cre_line=cre_line, log=console.print,
                        show_table=lambda df, title: show(_rich_table(df, title)), compute_metrics=metrics)
+    told = ("figures", "comparison", "role_profile")  # told above, in full, by the story
     rows = [(k, json.dumps(v) if isinstance(v, (list, dict)) else str(v))
-            for k, v in summary.items() if k != "figures"]
+            for k, v in summary.items() if k not in told]
     show(_rich_table(pd.DataFrame(rows, columns=["item", "value"]), "Summary"))
     for name, path in summary["figures"].items():
         console.print(f"  {name:<18} {path}")

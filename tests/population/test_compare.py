@@ -139,7 +139,7 @@ def test_role_profile_claims_only_what_its_tests_found():
     # the reference pools Cux2 (same gOSI) and Rorb (higher): Vip is lower than the pool
     assert rows.loc["g_osi_dg", "direction"] == "lower"
     assert rows.loc["responsive_ns", "direction"] == "no detectable difference"
-    assert "fewer than" in prof.sentences[0] and "respond to drifting gratings" in prof.sentences[0]
+    assert "respond to drifting gratings, fewer than other Cre lines in VISp" in prof.sentences[0]
     assert "no detectable difference" in prof.sentences[0]  # natural scenes
     assert "lower orientation selectivity" in prof.sentences[1]
     text = " ".join(prof.sentences)

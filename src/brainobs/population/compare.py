@@ -283,7 +283,8 @@ def compare(
                          f"{confidence}, {alpha}")
 
     values, kind, cols = _metric_values(table, metric)
-    family = family_of(cols[0]) if kind == "continuous" else None
+    fams = {family_of(c) for c in cols}
+    family = fams.pop() if len(fams) == 1 else None
     if responsive_only is None:
         responsive_only = bool(kind == "continuous" and family is not None
                                and not _NOT_SELECTIVITY.match(metric))

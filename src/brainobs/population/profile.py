@@ -228,11 +228,13 @@ def _sentences(title: str, reference: str, t: pd.DataFrame, alpha: float) -> lis
     if len(frac):
         parts = []
         for _, r in frac.iterrows():
-            cmp = {"higher": "more than", "lower": "fewer than"}.get(r["direction"], "as many as")
-            qual = "" if r["significant"] else " — no detectable difference"
-            parts.append(f"{_fmt(r['value'], 'fraction')} {r['description']} ({cmp} the "
-                         f"{_fmt(r['reference_value'], 'fraction')} of {reference}, "
-                         f"{_p(r['p_holm'])}{qual})")
+            v, ref = _fmt(r["value"], "fraction"), _fmt(r["reference_value"], "fraction")
+            if r["significant"]:
+                word = "more" if r["direction"] == "higher" else "fewer"
+                parts.append(f"{v} {r['description']}, {word} than {reference} ({ref}, {_p(r['p_holm'])})")
+            else:
+                parts.append(f"{v} {r['description']} ({reference}: {ref}; no detectable "
+                             f"difference, {_p(r['p_holm'])})")
         out.append(f"{title}: " + "; ".join(parts) + ".")
     med = t[(t["kind"] == "median") & t["significant"]]
     if len(med):
