@@ -73,7 +73,8 @@ def traces_figure(session: Any, n_cells: int = 10, seconds: float | None = 180.0
     shown["end_time"] = shown["end_time"].clip(upper=t[-1])
     fig, ax = new_figure(9.0, 5.5)
     plot.stacked_traces(t, dff.values, ax, labels=ids, epochs=shown)
-    ax.set_title(f"dF/F of {len(ids)} cells, experiment {session.ophys_experiment_id}")
+    # suptitle: the epoch legend sits just above the axes
+    fig.suptitle(f"dF/F of {len(ids)} cells, experiment {session.ophys_experiment_id}")
     _badge(ax, synthetic)
     return fig
 
