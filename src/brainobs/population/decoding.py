@@ -122,9 +122,9 @@ _AUTO_MAX_SPLITS = 5
 
 CATALOG_COLUMNS = [
     "ophys_experiment_id", "experiment_container_id", "cre_line", "area", "imaging_depth",
-    "session_type", "stimulus", "classifier", "n_cells", "n_trials", "n_classes", "n_splits",
+    "session_type", "stimulus", "label", "classifier", "n_cells", "n_trials", "n_classes", "n_splits",
     "accuracy", "ci_low", "ci_high", "n_correct", "chance", "chance_empirical",
-    "p_permutation", "n_cells_dropped", "n_trials_dropped",
+    "p_permutation", "n_cells_dropped", "n_trials_dropped", "n_blank_excluded",
 ]
 
 
