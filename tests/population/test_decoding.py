@@ -221,7 +221,6 @@ def test_leakage_would_show_on_high_dimensional_noise():
     assert resub.fit(X, y).score(X, y) == 1.0
     res = decode(X, y, classifier="logistic", C=100.0, max_iter=5000)
     assert res.accuracy < 0.5
-    assert res.p_permutation > 0.05
 
 
 def test_non_converged_fits_are_counted_and_reported_once():
@@ -287,8 +286,8 @@ def test_missing_labels_are_named():
 
 def test_class_count_errors_list_the_counts():
     X, y = separable()
-    with pytest.raises(DecodingInputError, match=r"at least 2 classes.*\{np.int64\(0\): 80\}|"
-                       r"at least 2 classes.*\{0: 80\}"):
+    with pytest.raises(DecodingInputError,
+                       match=r"at least 2 classes; the labels have 1: \{0: 80\}"):
         decode(X, np.zeros(80, dtype=int))
     labels = np.array(["common"] * 77 + ["rare"] * 3)
     with pytest.raises(DecodingInputError, match=r"1 of 2 classes .*'rare': 3.*n_splits=3"):
@@ -421,7 +420,7 @@ def test_decode_session_natural_scenes_adapts_folds_to_four_repeats(tiny, metric
 
 @pytest.mark.parametrize("stimulus,column", [("drifting_gratings", "responsive_dg"),
                                              ("natural_scenes", "responsive_ns")])
-def test_ground_truth_responsive_cells_decode_and_unresponsive_do_not(
+def test_population_beats_chance_and_ground_truth_responsive_cells_decode_better(
         tiny, metric_results, truth, stimulus, column):
     for (stim, eid), (cid, result) in metric_results.items():
         if stim != stimulus:
@@ -431,8 +430,10 @@ def test_ground_truth_responsive_cells_decode_and_unresponsive_do_not(
         silent = cells.loc[~cells[column], "cell_specimen_id"].tolist()
         assert responsive and silent
         with tiny.session(eid) as s:
+            everyone = decode_session(s, stimulus, result=result)
             good = decode_session(s, stimulus, cell_specimen_ids=responsive, result=result)
             bad = decode_session(s, stimulus, cell_specimen_ids=silent, result=result)
+        assert everyone.p_permutation < 0.05 and everyone.accuracy > 1.5 * everyone.chance
         assert good.n_cells == len(responsive) and bad.n_cells == len(silent)
         assert good.p_permutation < 0.05, (eid, good)          # beats chance
         assert good.accuracy > bad.accuracy, (eid, good, bad)  # responsive decode better
@@ -487,22 +488,25 @@ def test_decode_catalog_selection_and_limit(tiny):
         decode_catalog(tiny, "drifting_gratings", max_sessions=0)
 
 
-def test_decode_catalog_skips_missing_and_undecodable_sessions(tiny_observatory, tmp_path):
+def test_decode_catalog_skips_missing_unreadable_and_undecodable_sessions(tiny_observatory,
+                                                                          tmp_path):
     copy = tmp_path / "obs"
     shutil.copytree(tiny_observatory, copy)
     obs = bo.open_observatory(copy)
     ids = sorted(obs.experiments(stimuli=["drifting_gratings"])["id"].tolist())
     obs.session_path(ids[0]).unlink()
+    obs.session_path(ids[1]).write_bytes(b"not an HDF5 file")
     df = decode_catalog(obs, "drifting_gratings", classifier="centroid", n_permutations=0,
-                        n_splits=11)  # 10 trials per direction: every session is undecodable
+                        n_splits=11)  # 10 trials per direction: too few for 11 folds
     assert df.empty and list(df.columns) == CATALOG_COLUMNS
     reasons = {d["ophys_experiment_id"]: d["reason"] for d in df.attrs["skipped"]}
     assert set(reasons) == set(ids)
     assert reasons[ids[0]].startswith("session file missing")
-    assert "n_splits=11" in reasons[ids[1]]
+    assert str(obs.session_path(ids[1])) in reasons[ids[1]]
+    assert "n_splits=11" in reasons[ids[2]] and "0: 10" in reasons[ids[2]]
     df = decode_catalog(obs, "drifting_gratings", classifier="centroid", n_permutations=0)
-    assert df["ophys_experiment_id"].tolist() == ids[1:]
-    assert [d["ophys_experiment_id"] for d in df.attrs["skipped"]] == [ids[0]]
+    assert df["ophys_experiment_id"].tolist() == ids[2:]
+    assert [d["ophys_experiment_id"] for d in df.attrs["skipped"]] == ids[:2]
 
 
 # ----------------------------------------------------------------------------- summary
@@ -545,7 +549,8 @@ def test_summarize_decoding_bootstrap_and_groups():
     row = summarize_decoding(same, by="cre_line").iloc[0]
     assert row["n_containers"] == 1 and row["ci_low"] == row["ci_high"] == row["median_accuracy"]
     # two stimuli in one table are never pooled
-    both = pd.concat([df.assign(stimulus="natural_scenes"), df.assign(stimulus="drifting_gratings")])
+    both = pd.concat([df.assign(stimulus="natural_scenes"),
+                      df.assign(stimulus="drifting_gratings")])
     assert summarize_decoding(both)["stimulus"].tolist() == ["drifting_gratings"] * 2 + [
         "natural_scenes"] * 2
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['layer'\]"):
