@@ -124,3 +124,19 @@ def test_argument_errors_name_the_argument():
         stats.bootstrap_interval([1.0, 2.0], clusters=[1])
     with pytest.raises(ValueError, match="statistic"):
         stats.bootstrap_interval([1.0, 2.0], statistic="mode")
+
+
+def test_binomial_fractions_have_the_weights_distribution():
+    rng = np.random.default_rng(11)
+    cl = np.repeat(np.arange(6), [5, 9, 14, 3, 20, 7])
+    v = (rng.random(cl.size) < np.repeat([0.1, 0.5, 0.8, 0.3, 0.6, 0.9], [5, 9, 14, 3, 20, 7])).astype(float)
+    a = stats.bootstrap_fractions(v, cl, 20000, np.random.default_rng(1))
+    w = stats.bootstrap_weights(v.size, cl, 20000, np.random.default_rng(2))
+    b = stats.weighted_statistic(v, w, "fraction")
+    assert abs(a.mean() - b.mean()) < 0.005 and abs(a.std() - b.std()) < 0.005
+    assert np.quantile(a, 0.025) == pytest.approx(np.quantile(b, 0.025), abs=0.01)
+    assert np.quantile(a, 0.975) == pytest.approx(np.quantile(b, 0.975), abs=0.01)
+    c = stats.bootstrap_fractions(v, None, 20000, np.random.default_rng(3))
+    assert c.std() == pytest.approx(np.sqrt(v.mean() * (1 - v.mean()) / v.size), rel=0.05)
+    with pytest.raises(ValueError, match="0/1"):
+        stats.bootstrap_fractions([0.5, 1.0])

@@ -143,23 +143,62 @@ def bootstrap_weights(n: int, clusters: Any = None, n_boot: int = 1000,
             flat += (np.arange(m, dtype=np.int64) * n)[:, None]
             w[lo:lo + m] = np.bincount(flat.ravel(), minlength=m * n).reshape(m, n)
         return w
-    picks = rng.integers(0, k, size=(n_boot, k))
-    times = np.bincount((np.arange(n_boot)[:, None] * k + picks).ravel(),
-                        minlength=n_boot * k).reshape(n_boot, k)
+    times = _cluster_draws(n_boot, k, rng)
     order = np.argsort(codes, kind="stable")
     sizes = np.bincount(codes, minlength=k)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    # weights in cluster-sorted column order (contiguous blocks), reordered once at the end
+    ws = np.empty((n_boot, n), dtype=np.float32)
+    reps = np.arange(n_boot, dtype=np.int64)
     for j in range(k):
-        members = order[starts[j]:starts[j] + sizes[j]]
-        draws_per_rep = times[:, j] * sizes[j]
-        total = int(draws_per_rep.sum())
-        if total == 0:
-            continue
-        rep = np.repeat(np.arange(n_boot), draws_per_rep)
-        pos = rng.integers(0, sizes[j], size=total, dtype=np.int32)
-        counts = np.bincount(rep * sizes[j] + pos, minlength=n_boot * sizes[j])
-        w[:, members] = counts.reshape(n_boot, sizes[j])
+        size = int(sizes[j])
+        draws = times[:, j] * size
+        rep = np.repeat(reps * size, draws)
+        rep += rng.integers(0, size, size=rep.size, dtype=np.int64)
+        ws[:, starts[j]:starts[j] + size] = np.bincount(rep, minlength=n_boot * size).reshape(n_boot, size)
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = np.arange(n)
+    w[:] = ws[:, inverse]
     return w
+
+
+def _cluster_draws(n_boot: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """How often each of ``k`` clusters is drawn in each replicate (``n_boot × k``)."""
+    picks = rng.integers(0, k, size=(n_boot, k))
+    return np.bincount((np.arange(n_boot)[:, None] * k + picks).ravel(),
+                       minlength=n_boot * k).reshape(n_boot, k)
+
+
+def bootstrap_fractions(values: Any, clusters: Any = None, n_boot: int = 1000,
+                        rng: np.random.Generator | None = None) -> np.ndarray:
+    """Bootstrap replicates of a fraction, with the same distribution as
+    ``weighted_statistic(values, bootstrap_weights(...), "fraction")`` but without per-cell
+    weights: the successes among ``m·s`` draws with replacement from a cluster of ``s`` cells
+    with fraction ``p`` are Binomial(m·s, p), so a replicate costs one binomial draw per
+    cluster instead of one draw per cell.
+
+    >>> reps = bootstrap_fractions([1, 0, 1, 1], clusters=[0, 0, 1, 1], n_boot=5,
+    ...                            rng=np.random.default_rng(0))
+    >>> reps.shape, bool(((reps >= 0) & (reps <= 1)).all())
+    ((5,), True)
+    """
+    v = _as_1d(values, "values")
+    if n_boot < 1:
+        raise ValueError(f"n_boot must be >= 1; got {n_boot}")
+    if np.any((v != 0) & (v != 1)):
+        raise ValueError("values of a fraction must be 0/1 or booleans")
+    rng = np.random.default_rng() if rng is None else rng
+    codes, k = _codes(clusters, v.size)
+    if v.size == 0:
+        return np.full(n_boot, np.nan)
+    if k == 0:
+        return rng.binomial(v.size, v.mean(), size=n_boot) / v.size
+    sizes = np.bincount(codes, minlength=k)
+    p = np.bincount(codes, weights=v, minlength=k) / sizes
+    times = _cluster_draws(n_boot, k, rng)
+    n_draws = times * sizes[None, :]
+    hits = rng.binomial(n_draws, p[None, :])
+    return hits.sum(axis=1) / n_draws.sum(axis=1)
 
 
 def weighted_statistic(values: Any, weights: np.ndarray, statistic: str = "median") -> np.ndarray:
@@ -395,7 +434,8 @@ def weighted_cliffs_delta(x: Any, y: Any, wx: np.ndarray, wy: np.ndarray) -> np.
 
 
 __all__ = [
-    "Interval", "STATISTICS", "HypothesisTest", "bootstrap_interval", "bootstrap_weights",
+    "Interval", "STATISTICS", "HypothesisTest", "bootstrap_fractions", "bootstrap_interval",
+    "bootstrap_weights",
     "chi_square", "cliffs_delta", "fisher_exact", "holm", "kruskal", "mann_whitney",
     "weighted_cliffs_delta", "weighted_statistic", "wilson_interval",
 ]

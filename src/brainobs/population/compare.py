@@ -28,12 +28,12 @@ import pandas as pd
 from brainobs import stats
 from brainobs.catalog.filters import mask_for, parse
 from brainobs.errors import BrainobsError, UnknownValueError
-from brainobs.population.responsive import FAMILY_NAMES, add_responsiveness, family_of
+from brainobs.population.responsive import FAMILY_NAMES, family_of, rule_for
 
 _OPERATOR = re.compile(r"[<>=!]|\b(in|between|is)\b", re.IGNORECASE)
 _NOT_SELECTIVITY = re.compile(r"^(p_|rf_chi2_lsn|frac_sig_trials_|responsive_)")
 MAX_PAIRWISE_GROUPS = 24  # 276 pairs; more is a table nobody reads
-DELTA_BINS = 1024
+DELTA_BINS = 512
 
 
 class ComparisonError(BrainobsError, ValueError):
@@ -147,12 +147,12 @@ def _metric_values(table: pd.DataFrame, metric: str) -> tuple[pd.Series, str, li
 
 
 def _group_labels(table: pd.DataFrame, by: list[str]) -> pd.Series:
-    parts = [table[b].astype(object).where(table[b].notna(), None) for b in by]
-    lab = parts[0].map(lambda v: None if v is None else str(v))
-    for p in parts[1:]:
-        lab = pd.Series([None if a is None or b is None else f"{a} · {b}"
-                         for a, b in zip(lab, p, strict=True)], index=table.index, dtype=object)
-    return lab
+    """One label per row ("Sst-IRES-Cre", "Sst-IRES-Cre · VISp"); None when a key is missing."""
+    known = table[by].notna().all(axis=1)
+    lab = table[by[0]].astype(str)
+    for b in by[1:]:
+        lab = lab + " · " + table[b].astype(str)
+    return lab.where(known, None).astype(object)
 
 
 def _ci(reps: np.ndarray, confidence: float) -> tuple[float, float]:
@@ -295,10 +295,8 @@ def compare(
         if family is None:
             raise ComparisonError(f"{metric!r} belongs to no stimulus family, so there is no "
                                   "responsiveness to select on; pass responsive_only=False")
-        flagged = add_responsiveness(table, rule, families=[family])
-        responsive = flagged[f"responsive_{family}"]
-        population = (f"cells responsive to {FAMILY_NAMES[family]} "
-                      f"({flagged.attrs['responsiveness_rules'][family]})")
+        responsive, rule_text = rule_for(table, family, rule)
+        population = f"cells responsive to {FAMILY_NAMES[family]} ({rule_text})"
 
     labels = _group_labels(table, keys)
     has_value = values.notna().to_numpy()
@@ -326,8 +324,10 @@ def compare(
     w_by: dict[str, np.ndarray] = {}
     reps_by: dict[str, np.ndarray] = {}
     key_frame = table[keys].copy()
-    for g in sorted(labels.dropna().unique(), key=str):
-        in_g = (labels == g).to_numpy()
+    codes, uniques = pd.factorize(labels, sort=False)  # one pass, not one comparison per group
+    for gi in sorted(range(len(uniques)), key=lambda i: str(uniques[i])):
+        g = uniques[gi]
+        in_g = codes == gi
         sel, u = in_g, in_g & use
         first = np.flatnonzero(in_g)[0]
         cov = {"group": g, **{k: key_frame[k].iloc[first] for k in keys},
@@ -349,9 +349,12 @@ def compare(
         order = np.argsort(v, kind="stable")
         v = v[order]
         cl = cont[u].to_numpy()[order] if hierarchical and cont is not None else None
-        w = stats.bootstrap_weights(v.size, cl, n_boot, rng)
-        stat = "fraction" if kind == "fraction" else "median"
-        reps = stats.weighted_statistic(v, w, stat)
+        if kind == "fraction":  # binomial per container: no per-cell weights needed
+            w = np.empty((0, 0), dtype=np.float32)
+            reps = stats.bootstrap_fractions(v, cl, n_boot, rng)
+        else:
+            w = stats.bootstrap_weights(v.size, cl, n_boot, rng)
+            reps = stats.weighted_statistic(v, w, "median")
         lo, hi = _ci(reps, confidence)
         row: dict[str, Any] = {**{k: key_frame[k].iloc[first] for k in keys}, "group": g,
                                "n_cells": int(u.sum()),
