@@ -14,6 +14,8 @@ from brainobs import vocab
 from brainobs.errors import UnknownAreaError, UnknownCreLineError, UnknownValueError
 from brainobs.synth import (
     COMPARISON_CRE_LINES,
+    COMPARISON_REFERENCE,
+    PLANTED_CRE_LINES,
     PLANTED_DIFFERENCES,
     SIZES,
     SynthConfigError,
@@ -31,7 +33,7 @@ from brainobs.synth.config import combine_weights
 from brainobs.synth.schedule import build_schedule
 
 SCNN1A = "Scnn1a-Tg3-Cre"
-REFERENCE = "Cux2-CreERT2"  # a line without a planted difference
+REFERENCE = COMPARISON_REFERENCE  # a line without a planted difference
 
 
 # ----------------------------------------------------------------------------- pref_tf_weights
@@ -228,7 +230,8 @@ def test_planted_config_differs_exactly_as_documented():
     cfg = load_config(planted_config())
     null = load_config(null_config())
     planted = {d.cre_line: d for d in PLANTED_DIFFERENCES}
-    assert tuple(planted) == COMPARISON_CRE_LINES
+    assert tuple(planted) == PLANTED_CRE_LINES
+    assert COMPARISON_CRE_LINES == (*PLANTED_CRE_LINES, "Cux2-CreERT2")
     for line in vocab.CRE_LINES:
         diff = _line_diff(cfg, line)
         if line in planted:
@@ -286,7 +289,7 @@ def test_planted_sampled_distributions():
     assert np.log(draws["Sst-IRES-Cre"]["run_mod"]).std() == pytest.approx(1.0, abs=0.05)
     assert np.log(ref["run_mod"]).std() == pytest.approx(0.25, abs=0.02)
     # amplitude, noise and the unplanted selectivities are drawn from the same distributions
-    for line in COMPARISON_CRE_LINES:
+    for line in PLANTED_CRE_LINES:
         p, q = resolve_cell_params(cfg, line, "VISp", 275), resolve_cell_params(
             cfg, REFERENCE, "VISp", 275)
         for key in ("amplitude", "noise_sd", "osi_dg", "osi_sg", "image_sel_ns", "reporter"):
@@ -295,7 +298,8 @@ def test_planted_sampled_distributions():
 
 @pytest.fixture(scope="module")
 def comparison_pair(tmp_path_factory):
-    """Tiny planted and null observatories, same seed: one container per planted line.
+    """Tiny planted and null observatories, same seed: one container per Cre line (the four
+    planted lines and the reference).
 
     Only the ground truth is looked at, so the NWB files are not written (faster)."""
     root = tmp_path_factory.mktemp("comparison")
@@ -312,6 +316,7 @@ def comparison_pair(tmp_path_factory):
 # the same seed gives the same random streams.
 REALIZED = ["dsi_dg_true", "osi_dg_true", "osi_sg_true", "image_sel_ns_true"]
 MAY_CHANGE = {
+    REFERENCE: [],
     "Vip-IRES-Cre": ["responsive_dg", "responsive_sg", "responsive_ns", "responsive_nm",
                      "has_rf", "rf_on_x", "rf_on_y", "rf_off_x", "rf_off_y", *REALIZED],
     SCNN1A: ["pref_tf_dg", "dsi_dg_true", "osi_dg_true"],

@@ -8,6 +8,8 @@
 from brainobs.synth.comparison import (
     COMPARISON_AREAS,
     COMPARISON_CRE_LINES,
+    COMPARISON_REFERENCE,
+    PLANTED_CRE_LINES,
     PLANTED_DIFFERENCES,
     PlantedDifference,
     generate_comparison_observatory,
@@ -27,7 +29,9 @@ from brainobs.synth.schedule import SIZES
 __all__ = [
     "COMPARISON_AREAS",
     "COMPARISON_CRE_LINES",
+    "COMPARISON_REFERENCE",
     "GROUND_TRUTH_COLUMNS",
+    "PLANTED_CRE_LINES",
     "PLANTED_DIFFERENCES",
     "SIZES",
     "ObservatoryExistsError",

@@ -28,6 +28,8 @@ from pathlib import Path
 __all__ = [
     "COMPARISON_AREAS",
     "COMPARISON_CRE_LINES",
+    "COMPARISON_REFERENCE",
+    "PLANTED_CRE_LINES",
     "PLANTED_DIFFERENCES",
     "PlantedDifference",
     "generate_comparison_observatory",
@@ -77,8 +79,15 @@ PLANTED_DIFFERENCES: tuple[PlantedDifference, ...] = (
 )
 """The four planted differences of :func:`planted_config`, one per Cre line."""
 
-COMPARISON_CRE_LINES: tuple[str, ...] = tuple(d.cre_line for d in PLANTED_DIFFERENCES)
-"""The Cre lines of :func:`generate_comparison_observatory` (the four that carry a plant)."""
+PLANTED_CRE_LINES: tuple[str, ...] = tuple(d.cre_line for d in PLANTED_DIFFERENCES)
+"""The four Cre lines that carry a planted difference."""
+
+COMPARISON_REFERENCE = "Cux2-CreERT2"
+"""A Cre line without a planted difference (any line not in :data:`PLANTED_CRE_LINES` is one)."""
+
+COMPARISON_CRE_LINES: tuple[str, ...] = (*PLANTED_CRE_LINES, COMPARISON_REFERENCE)
+"""The Cre lines of :func:`generate_comparison_observatory`: the four planted ones and the
+reference, so that each planted line can also be compared with a line that has no plant."""
 
 COMPARISON_AREAS: tuple[str, ...] = ("VISp",)
 """Areas of :func:`generate_comparison_observatory`: one, so the area modifiers are shared."""
@@ -145,10 +154,11 @@ def generate_comparison_observatory(
 ) -> Path:
     """Write a planted or null synthetic observatory for comparing Cre lines.
 
-    Defaults: the four planted Cre lines × 3 containers, all in VISp at 275 µm, size
-    ``"compare"`` (30 cells per container, 12 repeats of every drifting-grating condition,
-    running about half of the time): 12 containers, 360 cells, about 40 s to generate and 12 s
-    to analyze the drifting gratings of every container (2 cores).
+    Defaults: the four planted Cre lines and the reference (:data:`COMPARISON_CRE_LINES`)
+    × 3 containers, all in VISp at 275 µm, size ``"compare"`` (25 cells per container, 12
+    repeats of every drifting-grating condition, running about half of the time): 15
+    containers, 375 cells; about 30 s of CPU to generate and 7 s to analyze the drifting
+    gratings of every container.
 
     Parameters
     ----------

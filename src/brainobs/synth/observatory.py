@@ -628,16 +628,19 @@ def generate_observatory(
                                  frames; 18-30k frames; NS 92×117, movies 38×76. 9 Cre
                                  lines, 6 areas, one older container with three_session_C,
                                  1 failed.
+    compare   15          25     DG 12 (+8 blanks), SG 1, NS 4, LSN and movies as tiny;
+                                 46k frames in session A, 6-9k in B and C2. Containers as
+                                 small unless designed (see below).
     full      1           200    real schedule: DG 15 (+30 blanks), SG/NS 50, LSN 9000
                                  frames, movies 900/900/3600 ×10/10/5, 8880 spontaneous
                                  frames; real template shapes.
     ========  ==========  =====  ==========================================================
 
-    ``compare`` (:data:`~brainobs.synth.SIZES`) is made for comparing cell types: 30 cells per
-    container, DG 12 repeats (enough trials of the preferred condition to split them into
-    running and still trials for ``run_mod_dg``), the other stimuli as short as in ``tiny``
-    (SG 1, NS 2 repeats); pair it with ``cre_lines=``/``containers_per_cre_line=``, as
-    :func:`~brainobs.synth.generate_comparison_observatory` does.
+    ``compare`` is made for comparing cell types: DG 12 repeats, enough trials of the
+    preferred condition to split them into running and still trials for ``run_mod_dg``, the
+    other stimuli as short as in ``tiny``; pair it with ``cre_lines=`` and
+    ``containers_per_cre_line=``, as :func:`~brainobs.synth.generate_comparison_observatory`
+    does.
 
     Containers: by default the preset's fixed list of (Cre line, area, depth) is cycled through
     (the first ``n_containers``). Passing ``cre_lines``, ``containers_per_cre_line`` or

@@ -90,7 +90,7 @@ SIZES: dict[str, SizePreset] = {
     # drifting-grating repeats, so that a cell's preferred condition has enough running and
     # still trials for run_mod_dg; every other stimulus as short as in "tiny".
     "compare": SizePreset(
-        "compare", n_containers=12, n_cells=30, dg_repeats=12, dg_blanks=8, sg_repeats=1,
+        "compare", n_containers=15, n_cells=25, dg_repeats=12, dg_blanks=8, sg_repeats=1,
         ns_repeats=4,
         lsn_frames={"locally_sparse_noise": 900, "locally_sparse_noise_4deg": 600,
                     "locally_sparse_noise_8deg": 300},
