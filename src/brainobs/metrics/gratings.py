@@ -42,6 +42,13 @@ Extra columns (not published, better behaved):
 - ``dsi_dg_ci_low/_high``, ``osi_dg_ci_low/_high``: percentile bootstrap confidence interval of
   the published DSI/OSI: trials are resampled with replacement within every condition
   (``n_boot`` times, ``seed``), the preferred condition is held at the point estimate's.
+- ``frac_sig_trials_dg``, ``frac_sig_trials_sg``: the fraction of the cell's preferred-condition
+  trials (the published preferred direction × TF / orientation × SF × phase) whose own per-sweep
+  p-value (the published per-sweep ANOVA, :attr:`StimulusResult.pval`) is < 0.05; trials with a
+  NaN p-value count in neither numerator nor denominator; NaN for a cell without a preferred
+  condition. An analogue of de Vries et al. 2020's event-based rule (responsive when > 25 % of
+  the preferred-condition trials respond); not the survey's rule, which needs L0 events
+  (:func:`brainobs.metrics.sweep.preferred_trial_fraction`).
 """
 
 from __future__ import annotations
@@ -63,6 +70,7 @@ from brainobs.metrics.sweep import (
     compact_frames,
     condition_stats,
     oneway_anova,
+    preferred_trial_fraction,
     preferred_trial_stats,
     sweep_response,
     sweep_summary,
@@ -336,7 +344,8 @@ def drifting_gratings_from_traces(
     -------
     StimulusResult
         ``.table`` has the published DG columns, then ``osi_dg_bounded``, ``dsi_dg_bounded``,
-        ``dsi_dg_ci_low``, ``dsi_dg_ci_high``, ``osi_dg_ci_low``, ``osi_dg_ci_high``;
+        ``dsi_dg_ci_low``, ``dsi_dg_ci_high``, ``osi_dg_ci_low``, ``osi_dg_ci_high``,
+        ``frac_sig_trials_dg``;
         ``.responses`` is ``(cell, direction, temporal_frequency)``.
 
     Examples
@@ -456,6 +465,7 @@ def drifting_gratings_from_traces(
         dlo = dhi = olo = ohi = np.full(tr.shape[0], np.nan)
     out["dsi_dg_ci_low"], out["dsi_dg_ci_high"] = dlo, dhi
     out["osi_dg_ci_low"], out["osi_dg_ci_high"] = olo, ohi
+    out["frac_sig_trials_dg"] = preferred_trial_fraction(pval, codes, pref_code)
     out.attrs["dropped_trials"] = dropped
     out.attrs["trace_kind"] = trace_kind
 
@@ -589,7 +599,7 @@ def static_gratings_from_traces(
     Returns
     -------
     StimulusResult
-        ``.table``: the published SG columns, then ``osi_sg_bounded``;
+        ``.table``: the published SG columns, then ``osi_sg_bounded``, ``frac_sig_trials_sg``;
         ``.responses`` is ``(cell, orientation, spatial_frequency, phase)``.
     """
     what = "static_gratings_from_traces"
@@ -656,6 +666,7 @@ def static_gratings_from_traces(
     out["run_mod_sg"] = run_mod
     out["p_run_mod_sg"] = p_run
     out["osi_sg_bounded"] = np.where(ok, _bounded(peak, orth), np.nan)
+    out["frac_sig_trials_sg"] = preferred_trial_fraction(pval, codes, pref_code)
     out.attrs["trace_kind"] = trace_kind
 
     counts = n_all[:n_cond].reshape(n_o, n_s, n_p)
@@ -679,7 +690,8 @@ def static_gratings_result(session: Any) -> StimulusResult:
 
 
 def static_gratings(session: Any) -> pd.DataFrame:
-    """Static-grating metrics of a session (published ``*_sg`` columns plus ``osi_sg_bounded``).
+    """Static-grating metrics of a session (published ``*_sg`` columns plus ``osi_sg_bounded``
+    and ``frac_sig_trials_sg``).
 
     Examples
     --------

@@ -15,8 +15,16 @@
   min/max NaN, hence A = 0 and 1.0, as published).
 - ``run_mod_ns``, ``p_run_mod_ns``: :mod:`brainobs.metrics.running` (> 4 trials per side).
 
-Extra column: ``image_sel_ns_sparseness`` — lifetime sparseness of the image means clipped at 0,
-``(1 - (Σr)² / (N Σr²)) / (1 - 1/N)`` in [0, 1] (de Vries et al. 2020), NaN if all are ≤ 0.
+Extra columns:
+
+- ``image_sel_ns_sparseness`` — lifetime sparseness of the image means clipped at 0,
+  ``(1 - (Σr)² / (N Σr²)) / (1 - 1/N)`` in [0, 1] (de Vries et al. 2020), NaN if all are ≤ 0.
+- ``frac_sig_trials_ns`` — the fraction of the trials of the cell's preferred image
+  (``pref_image_ns``, as published) whose own per-sweep p-value (the published per-sweep ANOVA,
+  ``StimulusResult.pval``) is < 0.05; trials with a NaN p-value count in neither numerator nor
+  denominator; NaN when every image mean is NaN (no preferred image). An analogue of
+  de Vries et al. 2020's event-based rule (responsive when > 25 % of the preferred-condition
+  trials respond); not the survey's rule, which needs L0 events.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from brainobs.metrics.sweep import (
     _as_traces,
     condition_stats,
     oneway_anova,
+    preferred_trial_fraction,
     preferred_trial_stats,
     sweep_summary,
     window_spec,
@@ -158,6 +167,9 @@ def natural_scenes_from_traces(
     out["run_mod_ns"] = run_mod
     out["p_run_mod_ns"] = p_run
     out["image_sel_ns_sparseness"] = _sparseness(images)
+    has_pref = ~np.isnan(images).all(axis=1)
+    out["frac_sig_trials_ns"] = preferred_trial_fraction(pval, codes,
+                                                         np.where(has_pref, pref_code, -1))
     out.attrs["trace_kind"] = trace_kind
 
     img = np.arange(n_cond) - 1
@@ -179,7 +191,7 @@ def natural_scenes_result(session: Any) -> StimulusResult:
 
 def natural_scenes(session: Any) -> pd.DataFrame:
     """Natural-scene metrics of a session (published ``*_ns`` columns plus
-    ``image_sel_ns_sparseness``), indexed by ``cell_specimen_id``.
+    ``image_sel_ns_sparseness`` and ``frac_sig_trials_ns``), indexed by ``cell_specimen_id``.
 
     Examples
     --------

@@ -43,6 +43,7 @@ __all__ = [
     "condition_stats",
     "local_dff",
     "oneway_anova",
+    "preferred_trial_fraction",
     "preferred_trial_stats",
     "sweep_response",
     "sweep_summary",
@@ -481,6 +482,52 @@ def condition_stats(
     if pval is not None and alpha is not None:
         nsig = (np.asarray(pval) < alpha).astype(np.float64) @ onehot
     return mean, sem, n_all.astype(np.int64), nsig
+
+
+def preferred_trial_fraction(pval: Any, codes: Any, pref_code: Any, alpha: float = 0.05
+                             ) -> np.ndarray:
+    """Fraction of each cell's preferred-condition trials whose per-sweep p-value is < alpha.
+
+    The per-sweep p-value is the published one (:func:`sweep_summary`: baseline vs response
+    samples of the trial's own window). This is the dF/F analogue of de Vries et al. 2020's
+    event-based responsiveness rule (a cell responds when > 25 % of its preferred-condition
+    trials respond); it is not the survey's rule, which counts L0 calcium events.
+
+    Parameters
+    ----------
+    pval : array (n_cells, n_trials)
+        Per-sweep p-values (NaN allowed).
+    codes : int array (n_trials,)
+        Condition of each trial (``-1``: no condition).
+    pref_code : int array (n_cells,)
+        Preferred condition of each cell; negative when the cell has none.
+    alpha : float
+        Significance level of a single trial.
+
+    Returns
+    -------
+    ndarray (n_cells,)
+        ``#(trials with p < alpha) / #(trials with a p-value)`` over the cell's preferred
+        condition; trials with a NaN p-value count in neither. NaN when the cell has no
+        preferred condition or none of its trials has a p-value.
+
+    Examples
+    --------
+    >>> p = np.array([[0.01, 0.2, 0.03, np.nan, 0.001],
+    ...               [0.5, 0.01, 0.5, 0.01, 0.5]])
+    >>> preferred_trial_fraction(p, [0, 0, 0, 0, 1], [0, -1])
+    array([0.66666667,        nan])
+    """
+    p = np.asarray(pval, dtype=np.float64)
+    c = np.asarray(codes, dtype=np.int64).reshape(-1)
+    pc = np.asarray(pref_code, dtype=np.int64).reshape(-1)
+    if p.ndim != 2 or p.shape != (pc.size, c.size):
+        raise ValueError(f"pval has shape {p.shape}, expected ({pc.size}, {c.size})")
+    mask = (c[None, :] == pc[:, None]) & (pc >= 0)[:, None] & ~np.isnan(p)
+    n = mask.sum(axis=1)
+    k = (mask & (p < alpha)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(n > 0, k / n, np.nan)
 
 
 def preferred_trial_stats(

@@ -5,6 +5,15 @@
 >>> read_ground_truth(d).head()                                           # doctest: +SKIP
 """
 
+from brainobs.synth.comparison import (
+    COMPARISON_AREAS,
+    COMPARISON_CRE_LINES,
+    PLANTED_DIFFERENCES,
+    PlantedDifference,
+    generate_comparison_observatory,
+    null_config,
+    planted_config,
+)
 from brainobs.synth.config import SynthConfigError, load_config, resolve_cell_params
 from brainobs.synth.nwb1 import SessionContent, StimulusContent, write_session_nwb
 from brainobs.synth.observatory import (
@@ -16,14 +25,21 @@ from brainobs.synth.observatory import (
 from brainobs.synth.schedule import SIZES
 
 __all__ = [
+    "COMPARISON_AREAS",
+    "COMPARISON_CRE_LINES",
     "GROUND_TRUTH_COLUMNS",
+    "PLANTED_DIFFERENCES",
     "SIZES",
     "ObservatoryExistsError",
+    "PlantedDifference",
     "SessionContent",
     "StimulusContent",
     "SynthConfigError",
+    "generate_comparison_observatory",
     "generate_observatory",
     "load_config",
+    "null_config",
+    "planted_config",
     "read_ground_truth",
     "resolve_cell_params",
     "write_session_nwb",

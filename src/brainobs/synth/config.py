@@ -57,13 +57,24 @@ def load_config(path_or_dict: str | PathLike | Mapping[str, Any] | None = None) 
 
     The ground-truth distributions depend on Cre line × area × depth. The configuration (and
     ``default_config.toml``, whose comments give the published sources of every default
-    trend) has five tables:
+    trend) has six tables:
+
+    ``options``
+        ``packaged_cre_lines`` (default true): false skips the packaged per-Cre-line tables,
+        so every Cre line is ``defaults`` plus the user's own ``cre_lines.<name>`` table only
+        (used by :func:`~brainobs.synth.planted_config` and :func:`~brainobs.synth.null_config`
+        for Cre lines that differ only by design).
 
     ``defaults``
         Tuning parameters of every Cre line (``frac_responsive``, ``rf_probability``,
-        ``amplitude``, selectivity Beta parameters, ``depths``/``areas`` of its containers...).
+        ``amplitude``, selectivity Beta parameters, ``run_mod``, ``depths``/``areas`` of its
+        containers, ``pref_tf_weights``...).
     ``cre_lines.<name>``
         Per-Cre-line overrides of ``defaults`` (names from :data:`brainobs.vocab.CRE_LINES`).
+        ``pref_tf_weights`` (5 weights over the TFs 1, 2, 4, 8, 15 Hz; default uniform) is the
+        line's relative TF preference: it multiplies the area's ``pref_tf_weights``
+        elementwise and the product is renormalized (see :func:`resolve_cell_params`), so the
+        area's modulation still applies and a uniform line weight changes nothing.
     ``areas.<area>``
         Per-area modifiers applied on top of the Cre-line values (areas from
         :data:`brainobs.vocab.AREAS`): ``frac_responsive_scale`` (table ``dg``/``sg``/``ns``/
@@ -81,10 +92,11 @@ def load_config(path_or_dict: str | PathLike | Mapping[str, Any] | None = None) 
         (250, 400 µm): deeper bins have fewer responsive cells and RFs, smaller amplitudes and
         more noise.
     ``noise``
-        Recording parameters shared by all cells.
+        Recording parameters shared by all cells, and the running schedule of the mouse
+        (``running_bout_s``/``still_bout_s``: mean durations of its running and still bouts).
 
-    Weights are validated (5 finite non-negative numbers, not all zero) and returned
-    normalized to sum to 1. Use :func:`resolve_cell_params` for the effective parameters of a
+    Weights (the areas' and the Cre lines') are validated (5 finite non-negative numbers, not
+    all zero) and returned normalized to sum to 1. Use :func:`resolve_cell_params` for the effective parameters of a
     (Cre line, area, depth) combination.
 
     Parameters
@@ -98,8 +110,9 @@ def load_config(path_or_dict: str | PathLike | Mapping[str, Any] | None = None) 
 
     Returns
     -------
-    dict with ``noise``, ``cre_lines`` (one fully resolved table per Cre line: ``defaults``
-    with the line's overrides on top), ``areas`` (one table per area) and ``depths``.
+    dict with ``options``, ``noise``, ``cre_lines`` (one fully resolved table per Cre line:
+    ``defaults`` with the line's overrides on top), ``areas`` (one table per area) and
+    ``depths``.
 
     Examples
     --------
@@ -109,6 +122,9 @@ def load_config(path_or_dict: str | PathLike | Mapping[str, Any] | None = None) 
     >>> cfg = load_config({"areas": {"VISpm": {"rf_probability_scale": 0.5}}})
     >>> cfg["areas"]["VISpm"]["rf_probability_scale"]
     0.5
+    >>> cfg = load_config({"cre_lines": {"Scnn1a-Tg3-Cre": {"pref_tf_weights": [0, 0, 0, 1, 3]}}})
+    >>> cfg["cre_lines"]["Scnn1a-Tg3-Cre"]["pref_tf_weights"]
+    [0.0, 0.0, 0.0, 0.25, 0.75]
     """
     raw = _defaults()
     user: Mapping[str, Any]
@@ -125,7 +141,7 @@ def load_config(path_or_dict: str | PathLike | Mapping[str, Any] | None = None) 
     else:
         raise TypeError(f"config must be a path, a dict or None; got {type(path_or_dict).__name__}")
 
-    top = {"defaults", "cre_lines", "areas", "depths", "noise"}
+    top = {"options", "defaults", "cre_lines", "areas", "depths", "noise"}
     for key in user:
         if key not in top:
             hint = closest(str(key), sorted(top))
@@ -135,10 +151,18 @@ def load_config(path_or_dict: str | PathLike | Mapping[str, Any] | None = None) 
             )
         if not isinstance(user[key], Mapping):
             raise SynthConfigError(f"Synth config key {key!r} must be a table.")
+    options = raw["options"]
+    _merge(options, user.get("options", {}), "options.")
+    if not isinstance(options["packaged_cre_lines"], bool):
+        raise SynthConfigError("options.packaged_cre_lines must be true or false; got "
+                               f"{options['packaged_cre_lines']!r}.")
     defaults = raw["defaults"]
     _merge(defaults, user.get("defaults", {}), "defaults.")
     noise = raw["noise"]
     _merge(noise, user.get("noise", {}), "noise.")
+    for key in ("running_bout_s", "still_bout_s"):
+        if not _is_number(noise[key]) or noise[key] <= 0:
+            raise SynthConfigError(f"noise.{key} must be a positive number (s); got {noise[key]!r}.")
 
     user_lines = user.get("cre_lines", {})
     for name in user_lines:
@@ -147,7 +171,8 @@ def load_config(path_or_dict: str | PathLike | Mapping[str, Any] | None = None) 
     lines: dict[str, dict[str, Any]] = {}
     for name in vocab.CRE_LINES:
         table = copy.deepcopy(defaults)
-        _merge(table, raw["cre_lines"].get(name, {}), f"cre_lines.{name}.")
+        if options["packaged_cre_lines"]:
+            _merge(table, raw["cre_lines"].get(name, {}), f"cre_lines.{name}.")
         _merge(table, user_lines.get(name, {}), f"cre_lines.{name}.")
         _check_line(name, table)
         lines[name] = table
@@ -174,7 +199,8 @@ def load_config(path_or_dict: str | PathLike | Mapping[str, Any] | None = None) 
             f"depths.edges must be two increasing positive depths (µm); got {edges!r}.")
     for name in DEPTH_BINS:
         _check_modifiers(f"depths.{name}", depths[name])
-    return {"noise": noise, "cre_lines": lines, "areas": areas, "depths": depths}
+    return {"options": options, "noise": noise, "cre_lines": lines, "areas": areas,
+            "depths": depths}
 
 
 def _is_number(v: Any) -> bool:
@@ -224,7 +250,12 @@ def resolve_cell_params(cfg: Mapping[str, Any], cre_line: str, area: str, depth:
     - ``rf_probability = clip(line * area_scale * depth_scale, 0, 1)``
     - ``amplitude`` and ``noise_sd`` (lognormal median, sigma): median × area × depth scale
       (``noise_sd`` comes from ``cfg["noise"]``)
-    - ``pref_tf_weights`` / ``pref_sf_weights``: the area's, normalized to sum to 1.
+    - ``pref_tf_weights = normalize(area_weights * line_weights)`` (elementwise product of
+      the area's and the Cre line's TF weights, renormalized to sum to 1): the Cre line's
+      weights reshape the area's distribution, so both apply; uniform line weights (the
+      default) give exactly the area's. A product that is zero everywhere (the two put
+      weight on different TFs only) raises :class:`SynthConfigError`.
+    - ``pref_sf_weights``: the area's, normalized to sum to 1.
 
     The result also holds every other key of the Cre-line table, plus ``area``, ``depth``
     and ``depth_bin``.
@@ -235,6 +266,11 @@ def resolve_cell_params(cfg: Mapping[str, Any], cre_line: str, area: str, depth:
     ...                    "depths": {"superficial": {"rf_probability_scale": 1.0}}})
     >>> resolve_cell_params(cfg, "Cux2-CreERT2", "VISl", 175)["rf_probability"]
     0.325
+    >>> cfg = load_config({"cre_lines": {"Scnn1a-Tg3-Cre": {"pref_tf_weights": [0, 0, 0, 1, 1]}}})
+    >>> cfg["areas"]["VISp"]["pref_tf_weights"]
+    [0.25, 0.25, 0.2, 0.2, 0.1]
+    >>> [round(w, 4) for w in resolve_cell_params(cfg, "Scnn1a-Tg3-Cre", "VISp", 350)["pref_tf_weights"]]
+    [0.0, 0.0, 0.0, 0.6667, 0.3333]
     """
     if cre_line not in cfg["cre_lines"]:
         raise UnknownCreLineError(cre_line, vocab.CRE_LINES)
@@ -258,12 +294,37 @@ def resolve_cell_params(cfg: Mapping[str, Any], cre_line: str, area: str, depth:
     nsd = cfg["noise"]["noise_sd"]
     out["noise_sd"] = [float(nsd[0]) * float(a["noise_sd_scale"]) * float(d["noise_sd_scale"]),
                        float(nsd[1])]
-    out["pref_tf_weights"] = normalize_weights(a["pref_tf_weights"], f"areas.{area}.pref_tf_weights")
+    out["pref_tf_weights"] = combine_weights(
+        a["pref_tf_weights"], line["pref_tf_weights"],
+        f"areas.{area}.pref_tf_weights × cre_lines.{cre_line}.pref_tf_weights")
     out["pref_sf_weights"] = normalize_weights(a["pref_sf_weights"], f"areas.{area}.pref_sf_weights")
     out["area"] = area
     out["depth"] = depth
     out["depth_bin"] = bin_
     return out
+
+
+def combine_weights(area_weights: Any, line_weights: Any, where: str = "weights") -> list[float]:
+    """Elementwise product of two preferred-frequency distributions, renormalized.
+
+    ``line_weights`` is scaled so that its largest weight is 1 before the product, so uniform
+    line weights return exactly ``normalize_weights(area_weights)``.
+
+    >>> combine_weights([0.25, 0.25, 0.2, 0.2, 0.1], [0, 0, 0, 1, 1])
+    [0.0, 0.0, 0.0, 0.6666666666666666, 0.3333333333333333]
+    >>> combine_weights([0.25, 0.25, 0.2, 0.2, 0.1], [1, 1, 1, 1, 1])
+    [0.25, 0.25, 0.2, 0.2, 0.1]
+    """
+    normalize_weights(area_weights, where)  # validates
+    a = [float(x) for x in area_weights]
+    w = normalize_weights(line_weights, where)
+    top = max(w)
+    prod = [x * (y / top) for x, y in zip(a, w, strict=True)]
+    if math.fsum(prod) <= 0:
+        raise SynthConfigError(
+            f"{where}: the two distributions share no frequency with a non-zero weight "
+            f"({a!r} × {w!r}); no cell could be given a preferred frequency.")
+    return normalize_weights(prod, where)
 
 
 def _clip01(x: float) -> float:
@@ -301,3 +362,4 @@ def _check_line(name: str, t: dict[str, Any]) -> None:
         a, b = t[k]
         if a <= 0 or b <= 0:
             raise SynthConfigError(f"{where}.{k} beta parameters must be > 0; got {t[k]!r}.")
+    t["pref_tf_weights"] = normalize_weights(t["pref_tf_weights"], f"{where}.pref_tf_weights")

@@ -113,6 +113,60 @@ def _container_specs(size: SizePreset, n: int, cfg: dict[str, Any], seed: int
     return specs
 
 
+def _design_specs(cfg: dict[str, Any], seed: int, cre_lines: list[str], per_line: int,
+                  areas: list[str] | None) -> list[ContainerSpec]:
+    """``per_line`` containers for each Cre line, in the given order (see generate_observatory).
+
+    The j-th container of a line is in ``areas[j % len(areas)]`` (default: the line's config
+    ``areas``) at depth ``depths[(j // len(areas)) % len(depths)]`` (the line's config
+    ``depths``), so ``per_line = len(areas) * len(depths)`` crosses every area with every depth.
+    """
+    base = 500_000_000 + (seed % 100) * 1_000_000
+    specs: list[ContainerSpec] = []
+    for cre in cre_lines:
+        line = cfg["cre_lines"][cre]
+        line_areas = list(areas) if areas else list(line["areas"])
+        depths = [int(d) for d in line["depths"]]
+        for j in range(per_line):
+            i = len(specs)
+            area = line_areas[j % len(line_areas)]
+            depth = depths[(j // len(line_areas)) % len(depths)]
+            specs.append(ContainerSpec(i, base + i * 1000, cre, area, depth, False,
+                                       ("three_session_A", "three_session_B", "three_session_C2")))
+    return specs
+
+
+def _design_arguments(cre_lines: Any, containers_per_cre_line: Any, areas: Any
+                      ) -> tuple[list[str], int, list[str] | None]:
+    """Validate the container-design arguments of :func:`generate_observatory`."""
+    from brainobs._validate import as_list
+    from brainobs.errors import UnknownAreaError, UnknownCreLineError
+
+    lines = as_list(cre_lines, "cre_lines")
+    lines = list(vocab.CRE_LINES) if lines is None else [str(c) for c in lines]
+    if not lines:
+        raise ValueError("cre_lines must name at least one Cre line")
+    for c in lines:
+        if c not in vocab.CRE_LINES:
+            raise UnknownCreLineError(c, vocab.CRE_LINES)
+    if len(set(lines)) != len(lines):
+        raise ValueError(f"cre_lines lists a Cre line twice: {lines}")
+    per = 1 if containers_per_cre_line is None else containers_per_cre_line
+    if not isinstance(per, (int, np.integer)) or isinstance(per, bool) or per < 1:
+        raise ValueError(f"containers_per_cre_line must be a positive integer; got {per!r}")
+    area_list = as_list(areas, "areas")
+    if area_list is not None:
+        area_list = [str(a) for a in area_list]
+        if not area_list:
+            raise ValueError("areas must name at least one area")
+        for a in area_list:
+            if a not in vocab.AREAS:
+                raise UnknownAreaError(a, vocab.AREAS)
+    if len(lines) * int(per) > 999:
+        raise ValueError(f"{len(lines)} Cre lines × {per} containers is more than 999 containers")
+    return lines, int(per), area_list
+
+
 def _genotype(cre: str, line: dict[str, Any]) -> str:
     parts = [f"{cre}/wt"]
     if line["tld2"]:
@@ -200,12 +254,19 @@ def _timestamps(rng: np.random.Generator, n: int, noise: dict[str, Any]) -> np.n
     return 5.0 + np.concatenate([[0.0], np.cumsum(dt[:-1])])
 
 
-def _running(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Running speed (cm/s): alternating still/run bouts, smoothed, with NaN gaps."""
+def _running(rng: np.random.Generator, n: int, noise: Mapping[str, Any]) -> np.ndarray:
+    """Running speed (cm/s): alternating still/run bouts, smoothed, with NaN gaps.
+
+    Bout durations are exponential with the means ``noise["running_bout_s"]`` and
+    ``noise["still_bout_s"]`` (in frames at ``noise["frame_rate"]``), plus 30 frames.
+    """
+    rate = float(noise["frame_rate"])
+    run_frames = float(noise["running_bout_s"]) * rate
+    still_frames = float(noise["still_bout_s"]) * rate
     state = np.zeros(n, bool)
     t, run = 0, bool(rng.random() < 0.3)
     while t < n:
-        dur = int(rng.exponential(300 if run else 600)) + 30
+        dur = int(rng.exponential(run_frames if run else still_frames)) + 30
         state[t:t + dur] = run
         t, run = t + dur, not run
     target = np.where(state, rng.uniform(8, 30), 0.0)
@@ -286,7 +347,7 @@ def _generate_container(spec: ContainerSpec, cfg: dict[str, Any], size: SizePres
         tables, n_frames = build_schedule(stype, size, srng)
         ts = _timestamps(srng, n_frames, noise)
         fr = float(noise["frame_rate"])
-        speed = _running(srng, n_frames)
+        speed = _running(srng, n_frames, noise)
         running = np.nan_to_num(speed, nan=0.0) > 2.0
         drive = model.stimulus_drive(cells, tables, n_frames, tpl, running, fr)
         tau_frames = cells["tau_decay_s"].to_numpy() * fr
@@ -541,6 +602,9 @@ def generate_observatory(
     seed: int = 0,
     config: str | PathLike | Mapping[str, Any] | None = None,
     n_containers: int | None = None,
+    cre_lines: str | list[str] | None = None,
+    containers_per_cre_line: int | None = None,
+    areas: str | list[str] | None = None,
     progress: Progress | None = None,
     overwrite: bool = False,
 ) -> Path:
@@ -569,20 +633,50 @@ def generate_observatory(
                                  frames; real template shapes.
     ========  ==========  =====  ==========================================================
 
+    ``compare`` (:data:`~brainobs.synth.SIZES`) is made for comparing cell types: 30 cells per
+    container, DG 12 repeats (enough trials of the preferred condition to split them into
+    running and still trials for ``run_mod_dg``), the other stimuli as short as in ``tiny``
+    (SG 1, NS 2 repeats); pair it with ``cre_lines=``/``containers_per_cre_line=``, as
+    :func:`~brainobs.synth.generate_comparison_observatory` does.
+
+    Containers: by default the preset's fixed list of (Cre line, area, depth) is cycled through
+    (the first ``n_containers``). Passing ``cre_lines``, ``containers_per_cre_line`` or
+    ``areas`` designs the observatory instead: ``containers_per_cre_line`` containers (default
+    1) for each of ``cre_lines`` (default: all 13), in that order; the j-th container of a line
+    is in ``areas[j % len(areas)]`` (default: the line's config ``areas``) at the line's
+    config depth ``depths[(j // len(areas)) % len(depths)]``, so ``len(areas) × len(depths)``
+    containers per line cross every area with every depth. No designed container is failed and
+    all have three_session_C2. Container *i* uses the same random stream as container *i* of
+    the default list, and the default path is unchanged.
+
     Parameters
     ----------
     out_dir : target directory (must not exist or be empty unless ``overwrite``)
-    size : "tiny", "small" or "full"
+    size : "tiny", "small", "compare" or "full"
     seed : int; the same seed gives identical arrays (each container has its own generator)
     config : TOML path or dict of overrides (see :func:`load_config`)
-    n_containers : number of containers (default: the preset's)
+    n_containers : number of containers (default: the preset's; with a design it must equal
+        ``len(cre_lines) * containers_per_cre_line`` when given)
+    cre_lines : Cre line name(s) to make containers for (full names, e.g. "Sst-IRES-Cre")
+    containers_per_cre_line : containers per Cre line (default 1 when designing)
+    areas : area(s) the containers of every line cycle through (default: the line's config
+        ``areas``); given explicitly they override the config's list
     progress : optional ``progress(done, total, description)`` callback
     overwrite : replace an existing non-empty ``out_dir``
+
+    Raises
+    ------
+    UnknownCreLineError, UnknownAreaError
+        A Cre line or area that does not exist (with the closest valid name).
 
     Examples
     --------
     >>> generate_observatory("/tmp/obs", size="tiny", overwrite=True)  # doctest: +SKIP
     PosixPath('/tmp/obs')
+    >>> generate_observatory("/tmp/two", size="tiny", overwrite=True,
+    ...                      cre_lines=["Sst-IRES-Cre", "Vip-IRES-Cre"],
+    ...                      containers_per_cre_line=2, areas="VISp")  # doctest: +SKIP
+    PosixPath('/tmp/two')
     """
     if size not in SIZES:
         from brainobs.errors import UnknownValueError
@@ -591,9 +685,18 @@ def generate_observatory(
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
     preset = SIZES[size]
-    n_cont = preset.n_containers if n_containers is None else int(n_containers)
-    if not 1 <= n_cont <= 999:
-        raise ValueError(f"n_containers must be between 1 and 999; got {n_containers!r}")
+    design = cre_lines is not None or containers_per_cre_line is not None or areas is not None
+    if design:
+        lines, per_line, area_list = _design_arguments(cre_lines, containers_per_cre_line, areas)
+        if n_containers is not None and int(n_containers) != len(lines) * per_line:
+            raise ValueError(
+                f"n_containers={n_containers!r} does not match {len(lines)} Cre line(s) × "
+                f"{per_line} container(s); leave n_containers out when designing")
+        n_cont = len(lines) * per_line
+    else:
+        n_cont = preset.n_containers if n_containers is None else int(n_containers)
+        if not 1 <= n_cont <= 999:
+            raise ValueError(f"n_containers must be between 1 and 999; got {n_containers!r}")
     cfg = load_config(config)
     out = Path(out_dir).expanduser().absolute()
     if out.exists():
@@ -604,7 +707,10 @@ def generate_observatory(
                 f"{out} exists and is not empty; pass overwrite=True (CLI: --overwrite) to replace it.")
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    specs = _container_specs(preset, n_cont, cfg, int(seed))
+    if design:
+        specs = _design_specs(cfg, int(seed), lines, per_line, area_list)
+    else:
+        specs = _container_specs(preset, n_cont, cfg, int(seed))
     total = len(specs) + 2
     tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp-", dir=out.parent))
     # mkdtemp makes the folder private (0700); the finished observatory gets the usual
@@ -633,11 +739,15 @@ def generate_observatory(
         _write_json(tmp / "ophys_experiments.json", experiments)
         _write_json(tmp / "cell_specimens.json", cell_rows)
         _write_json(tmp / "stimulus_mappings.json", _stimulus_mappings())
-        _write_json(tmp / MARKER, {
+        marker: dict[str, Any] = {
             "format": "brainobs-synthetic", "version": 1, "seed": int(seed), "size": size,
             "n_containers": n_cont, "config": cfg,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        })
+        }
+        if design:
+            marker["design"] = {"cre_lines": lines, "containers_per_cre_line": per_line,
+                                "areas": area_list}
+        _write_json(tmp / MARKER, marker)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f"{out.name}.old-", dir=out.parent))
             os.replace(out, old / "d")

@@ -86,6 +86,19 @@ SIZES: dict[str, SizePreset] = {
         movie_repeats={"natural_movie_one": 10, "natural_movie_two": 10, "natural_movie_three": 5},
         spont_frames=1800, ns_shape=(92, 117), movie_shape=(38, 76),
     ),
+    # For comparing cell types (brainobs.synth.generate_comparison_observatory): many
+    # drifting-grating repeats, so that a cell's preferred condition has enough running and
+    # still trials for run_mod_dg; every other stimulus as short as in "tiny".
+    "compare": SizePreset(
+        "compare", n_containers=12, n_cells=30, dg_repeats=12, dg_blanks=8, sg_repeats=1,
+        ns_repeats=4,
+        lsn_frames={"locally_sparse_noise": 900, "locally_sparse_noise_4deg": 600,
+                    "locally_sparse_noise_8deg": 300},
+        movie_frames={"natural_movie_one": 60, "natural_movie_two": 60,
+                      "natural_movie_three": 60},
+        movie_repeats={"natural_movie_one": 10, "natural_movie_two": 10, "natural_movie_three": 5},
+        spont_frames=300, ns_shape=(46, 58), movie_shape=(16, 32),
+    ),
     "full": SizePreset(
         "full", n_containers=1, n_cells=200, dg_repeats=15, dg_blanks=30, sg_repeats=50,
         ns_repeats=50,
