@@ -558,6 +558,11 @@ def test_summarize_decoding_bootstrap_and_groups():
     assert out.loc["B", "ci_low"] == pytest.approx(0.2) and out.loc["B", "ci_high"] == 0.4
     assert out.loc["A", "n_significant"] == 12 and out.loc["B", "n_significant"] == 1
     assert out.loc["A", "chance_empirical"] == pytest.approx(0.12)
+    for seed in range(20):  # the interval always holds the median (the report plots both)
+        acc = np.random.default_rng(seed).uniform(0, 1, 2 + seed % 5)
+        d = df.iloc[:acc.size].assign(accuracy=acc, cre_line="A")
+        r = summarize_decoding(d, n_boot=50, seed=seed).iloc[0]
+        assert r["ci_low"] <= r["median_accuracy"] <= r["ci_high"]
     # several sessions of one container: containers are resampled (the interval is degenerate)
     same = df.assign(experiment_container_id=7).iloc[:3]
     row = summarize_decoding(same, by="cre_line").iloc[0]
