@@ -105,7 +105,7 @@ def test_p_value_and_empirical_chance_follow_their_formulas():
     X, y = noise(seed=1)
     res = decode(X, y, classifier="lda", n_permutations=300)
     null = res.null_accuracy
-    assert null.shape == (300,)
+    assert null.shape == (300,) and res.n_permutations == 300
     assert res.chance_empirical == pytest.approx(null.mean())
     assert res.p_permutation == pytest.approx((1 + np.sum(null >= res.accuracy)) / 301)
     none = decode(X, y, classifier="lda", n_permutations=0)
@@ -233,6 +233,20 @@ def test_non_converged_fits_are_counted_and_reported_once():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert decode(X, y).n_not_converged == 0
+
+
+def test_other_warnings_of_a_fit_pass_through():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    class Grumpy(KNeighborsClassifier):
+        def fit(self, X_, y_):
+            warnings.warn("grumpy fit", UserWarning, stacklevel=2)
+            return super().fit(X_, y_)
+
+    X, y = separable()
+    with pytest.warns(UserWarning, match="grumpy fit"):
+        res = decode(X, y, classifier=Grumpy(n_neighbors=3), n_permutations=0)
+    assert res.classifier == "Grumpy" and res.accuracy == 1.0
 
 
 # ----------------------------------------------------------------------------- missing values
@@ -544,6 +558,11 @@ def test_summarize_decoding_bootstrap_and_groups():
     assert out.loc["B", "ci_low"] == pytest.approx(0.2) and out.loc["B", "ci_high"] == 0.4
     assert out.loc["A", "n_significant"] == 12 and out.loc["B", "n_significant"] == 1
     assert out.loc["A", "chance_empirical"] == pytest.approx(0.12)
+    for seed in range(20):  # the interval always holds the median (the report plots both)
+        acc = np.random.default_rng(seed).uniform(0, 1, 2 + seed % 5)
+        d = df.iloc[:acc.size].assign(accuracy=acc, cre_line="A")
+        r = summarize_decoding(d, n_boot=50, seed=seed).iloc[0]
+        assert r["ci_low"] <= r["median_accuracy"] <= r["ci_high"]
     # several sessions of one container: containers are resampled (the interval is degenerate)
     same = df.assign(experiment_container_id=7).iloc[:3]
     row = summarize_decoding(same, by="cre_line").iloc[0]
@@ -557,3 +576,5 @@ def test_summarize_decoding_bootstrap_and_groups():
         summarize_decoding(df, by="layer")
     with pytest.raises(ValueError, match="at least one column"):
         summarize_decoding(df, by=[])
+    with pytest.raises(ValueError, match="ci_level must be in"):
+        summarize_decoding(df, ci_level=1.5)

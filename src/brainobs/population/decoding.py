@@ -873,7 +873,8 @@ def summarize_decoding(
         ``"bootstrap"`` — percentile interval of the median over ``n_boot`` resamples of the
         group's containers (with replacement; sessions of a resampled container come along,
         which equals resampling sessions when each container has one session of the
-        stimulus, as in the Allen design); ``"wilson"`` — a group with a single session gets
+        stimulus, as in the Allen design; widened to include the median in the rare case a
+        percentile interval misses it); ``"wilson"`` — a group with a single session gets
         that session's Wilson interval over its pooled out-of-fold trials. With 2–3 sessions
         the bootstrap interval is little more than their range.
 
@@ -915,6 +916,7 @@ def summarize_decoding(
         else:
             containers = g["experiment_container_id"].to_numpy()
             lo, hi = _median_bootstrap(acc, containers, n_boot, ci_level, rng)
+            lo, hi = min(lo, med), max(hi, med)  # a percentile interval may miss the median
             method = "bootstrap"
         chance = float(g["chance"].mean())
         emp = (float(g["chance_empirical"].mean()) if "chance_empirical" in g.columns
