@@ -49,10 +49,19 @@ def _fmt_p(p: float) -> str:
 
 def _groups_html(res: Any) -> str:
     frac = res.kind == "fraction"
-    cols = ["group", "n_cells", "n_containers", "n_mice"] + (
-        ["fraction", "ci_low", "ci_high"] if frac else ["median", "ci_low", "ci_high", "mean"])
-    df = res.groups[cols].rename(columns={"ci_low": "95% CI low", "ci_high": "95% CI high"})
-    return df.to_html(index=False, classes="num", na_rep="–", float_format=lambda v: f"{v:.4g}")
+    g = res.groups
+    value = "fraction" if frac else "median"
+
+    def num(v: Any) -> str:
+        return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.4g}"
+
+    df = pd.DataFrame({
+        "group": g["group"], "cells": g["n_cells"],
+        "containers": g["n_containers"].map(num), "mice": g["n_mice"].map(num),
+        value: g[value].map(num),
+        "95 % CI": [f"{num(lo)} – {num(hi)}" for lo, hi in zip(g["ci_low"], g["ci_high"], strict=True)],
+    })
+    return df.to_html(index=False, classes="num", na_rep="–")
 
 
 def _pairwise_html(res: Any, focus: str | None = None) -> str:
