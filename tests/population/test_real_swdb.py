@@ -97,3 +97,30 @@ def test_by_layer(table, swdb_raw):
     res = compare(table, "responsive_dg", "layer", n_boot=100)
     ref = swdb_raw.groupby(swdb_raw["depth_range"].map(LAYER_OF_BIN))["responsive_dg"].mean()
     assert res.groups.set_index("layer")["fraction"].to_dict() == pytest.approx(ref.to_dict())
+
+
+def test_preferred_tf_distribution(table, swdb_raw):
+    from brainobs.population import preference_distribution
+
+    d = preference_distribution(table, "pref_tf_dg", "cre_line")
+    resp = swdb_raw[swdb_raw["responsive_dg"]]
+    ref = pd.crosstab(resp["tld1_name"], resp["pref_tf_dg"])
+    assert d.counts.to_numpy().tolist() == ref.to_numpy().tolist()
+    assert np.allclose(d.fractions.sum(axis=1), 1.0)
+    chi = sps.chi2_contingency(ref.to_numpy())
+    assert d.test.statistic == pytest.approx(chi.statistic) and d.test.dof == chi.dof
+    assert d.fractions.loc["Scnn1a-Tg3-Cre", 1.0] == pytest.approx(
+        (resp.loc[resp.tld1_name == "Scnn1a-Tg3-Cre", "pref_tf_dg"] == 1.0).mean())
+
+
+def test_describe_many_metrics(table, swdb_raw):
+    from brainobs.population import describe
+
+    d = describe(table, "cre_line", ["g_osi_dg", "pref_tf_dg"], n_boot=100)
+    resp = swdb_raw[swdb_raw["responsive_dg"]]
+    q = resp.groupby("tld1_name")["g_osi_dg"].quantile([0.25, 0.5, 0.75]).unstack()
+    got = d[d.metric == "g_osi_dg"].set_index("cre_line")
+    assert got["median"].to_dict() == pytest.approx(q[0.5].to_dict())
+    assert got["q25"].to_dict() == pytest.approx(q[0.25].to_dict())
+    assert got["q75"].to_dict() == pytest.approx(q[0.75].to_dict())
+    assert (got["population"].str.contains("responsive")).all()

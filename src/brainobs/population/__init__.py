@@ -10,7 +10,8 @@
 """
 
 from brainobs.population import decoding
-from brainobs.population.compare import Comparison, ComparisonError, compare
+from brainobs.population.compare import Comparison, ComparisonError, compare, used_cells
+from brainobs.population.describe import describe, preference_distribution
 from brainobs.population.profile import RoleProfile, role_profile
 from brainobs.population.responsive import (
     FAMILIES,
@@ -25,5 +26,6 @@ from brainobs.population.table import cell_table, from_table, layer_from_depth
 __all__ = [
     "FAMILIES", "Comparison", "decoding", "ComparisonError", "RoleProfile", "add_responsiveness", "cell_table",
     "class_composition", "compare", "family_of", "from_table", "functional_classes",
-    "layer_from_depth", "role_profile", "rule_for",
+    "describe", "layer_from_depth", "preference_distribution", "role_profile", "rule_for",
+    "used_cells",
 ]
