@@ -140,3 +140,16 @@ def test_binomial_fractions_have_the_weights_distribution():
     assert c.std() == pytest.approx(np.sqrt(v.mean() * (1 - v.mean()) / v.size), rel=0.05)
     with pytest.raises(ValueError, match="0/1"):
         stats.bootstrap_fractions([0.5, 1.0])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.floats(0, 1), st.just(float("nan"))), min_size=1, max_size=30))
+def test_holm_equals_statsmodels(ps):
+    from statsmodels.stats.multitest import multipletests
+
+    p = np.array(ps)
+    ok = ~np.isnan(p)
+    want = np.full(p.shape, np.nan)
+    if ok.any():
+        want[ok] = multipletests(p[ok], method="holm")[1]
+    assert np.allclose(stats.holm(p), want, equal_nan=True)

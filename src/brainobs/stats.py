@@ -66,19 +66,22 @@ def wilson_interval(k: Any, n: Any, alpha: float = 0.05) -> tuple[np.ndarray, np
 
 
 def holm(pvalues: Any) -> np.ndarray:
-    """Holm's step-down family-wise correction (statsmodels); NaN p-values stay NaN and
-    are not counted in the family.
+    """Holm's step-down family-wise correction; NaN p-values stay NaN and are not counted in
+    the family. Identical to ``statsmodels.stats.multitest.multipletests(p, method="holm")``
+    (checked in the tests), without its per-call garbage collection (~70 ms), which adds up
+    over the hundreds of corrections of a report.
 
     >>> holm([0.01, float("nan"), 0.02]).tolist()
     [0.02, nan, 0.02]
     """
-    from statsmodels.stats.multitest import multipletests
-
     p = _as_1d(pvalues, "pvalues")
     out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    if ok.any():
-        out[ok] = multipletests(p[ok], method="holm")[1]
+    ok = np.flatnonzero(~np.isnan(p))
+    m = ok.size
+    if m:
+        order = ok[np.argsort(p[ok], kind="stable")]
+        stepped = np.maximum.accumulate((m - np.arange(m)) * p[order])
+        out[order] = np.minimum(stepped, 1.0)
     return out
 
 
