@@ -571,7 +571,8 @@ def _print_comparison(res) -> None:
         for r in res.pairwise.itertuples(index=False):
             pw.add_row(str(r.group_a), str(r.group_b), _num(r.p_holm) + (" *" if r.significant else "  "),
                        _effect(r.effect_value), _ci_text(r.effect_ci_low, r.effect_ci_high, _effect))
-        pw.caption = f"* Holm-corrected p < {res.alpha:g}; raw p-values: --format csv or json"
+        pw.caption = (f"* Holm-corrected p < {res.alpha:g}; raw p-values: --format csv or json; "
+                      "intervals are not adjusted for multiplicity")
         console.print(pw)
     for note in res.notes:
         err_console.print(f"[yellow]note:[/] {note}", highlight=False)

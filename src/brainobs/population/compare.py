@@ -385,6 +385,12 @@ def compare(
         notes.append(f"Summarised over {population}: {int(coverage['n_not_responsive'].sum())} "
                      f"non-responsive and {int(coverage['n_responsiveness_unknown'].sum())} "
                      "cells of unknown responsiveness left out (responsive_only=False keeps them).")
+    if hierarchical and not groups.empty:
+        single = groups.loc[groups["n_containers"] == 1, "group"].tolist()
+        if single:
+            notes.append(f"{len(single)} group(s) come from a single container ({', '.join(map(str, single[:6]))}"
+                         f"{' …' if len(single) > 6 else ''}): their intervals show cell-to-cell "
+                         "variation only, not mouse-to-mouse variation.")
     if groups.empty:
         raise ComparisonError(f"no group has {min_cells} or more cells with a value of {metric!r} "
                               f"({population}); coverage: {coverage.to_dict('records')}")
