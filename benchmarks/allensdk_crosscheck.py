@@ -140,7 +140,7 @@ def main() -> int:
         obs = open_observatory(data)
         conts = obs.containers()
         cid = int(conts["id"].iloc[0])
-        cells = obs.cells(container_id=cid)
+        cells = obs.cells(container_id=cid, warn=False)
         calls = {
             "get_experiment_containers()": ["get_experiment_containers", {}],
             "get_experiment_containers(include_failed)": ["get_experiment_containers", {"include_failed": True}],

@@ -13,12 +13,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from brainobs.errors import BrainobsError
 
@@ -213,8 +215,9 @@ def demo(
         _synthesize(root, size.value, 0, None, None, overwrite=root.exists())
     summary = run_demo(root, out, area=area, cre_line=cre_line, log=console.print,
                        show_table=lambda df, title: show(_rich_table(df, title)), compute_metrics=metrics)
+    told = ("figures", "comparison", "role_profile")  # told above, in full, by the story
     rows = [(k, json.dumps(v) if isinstance(v, (list, dict)) else str(v))
-            for k, v in summary.items() if k != "figures"]
+            for k, v in summary.items() if k not in told]
     show(_rich_table(pd.DataFrame(rows, columns=["item", "value"]), "Summary"))
     for name, path in summary["figures"].items():
         console.print(f"  {name:<18} {path}")
@@ -258,7 +261,7 @@ def areas(data_dir: DataDir = None, fmt: FormatOpt = Fmt.table, out: OutOpt = No
 def _vocab_counts(obs, column: str) -> pd.DataFrame:
     cont = obs.containers()
     counts = cont.groupby(column).size().rename("containers")
-    cells = obs.cells()
+    cells = obs.cells(warn=False)  # counts only: metrics do not matter here
     cell_col = {"cre_line": "tld1_name", "targeted_structure": "area"}[column]
     if len(cells) and cell_col in cells.columns:
         counts = pd.concat([counts, cells.groupby(cell_col).size().rename("cells")], axis=1)
@@ -318,13 +321,28 @@ def cells(
     fmt: FormatOpt = Fmt.table,
     out: OutOpt = None,
 ) -> None:
-    """List cells with their metric columns; filter with e.g. --filter 'p_ns < 0.05'."""
+    """List cells with their metric columns; filter with e.g. --filter 'p_ns < 0.05'.
+
+    When containers of the selection have no computed metrics (so a metric filter cannot
+    match their cells), a yellow "note:" line on stderr says how many and the
+    `brainobs analyze --missing ...` command that computes them; the exit status stays 0.
+    """
     obs = _obs(data_dir)
-    df = obs.cells(container_id=container_id, area=area, cre_line=cre_line, filters=filter_,
-                   include_failed=include_failed)
+    sel = obs.select_cells(container_id=container_id, area=area, cre_line=cre_line, filters=filter_,
+                           include_failed=include_failed)
+    df = sel.cells
     extra = [c for c in ("p_dg", "dsi_dg", "p_ns", "pref_image_ns") if c in df.columns and df[c].notna().any()]
     df = select_columns(df, columns, fmt, CELL_COLUMNS + extra)
     emit(df, fmt, out, f"{len(df)} cells")
+    if sel.missing is not None:
+        note(sel.missing.message)
+
+
+def note(message: str) -> None:
+    """Print one yellow ``note:`` line on stderr (never wrapped; the text is not markup)."""
+    text = Text("note: ", style="bold yellow")
+    text.append(message)
+    err_console.print(text, soft_wrap=True, highlight=False)
 
 
 @app.command(epilog="Example: brainobs session 500000002   ·   brainobs session ophys_experiment_data/500000002.nwb --format json")
@@ -365,11 +383,18 @@ def session(
 
 
 @app.command(epilog="Examples: brainobs analyze 500000001 500000002 --out cells.parquet   ·   "
-                     "brainobs analyze --container 500000000   ·   brainobs analyze session.nwb --out m.csv")
+                     "brainobs analyze --container 500000000   ·   brainobs analyze session.nwb --out m.csv   ·   "
+                     "brainobs analyze --missing --cre-line Vip-IRES-Cre --family natural_scenes")
 def analyze(
     targets: Annotated[list[str] | None, typer.Argument(metavar="EXPERIMENT_ID|FILE.nwb ...",
                                                         help="Sessions: catalog experiment ids or NWB files.")] = None,
     container: Annotated[list[int] | None, typer.Option("--container", "-c", help="Analyze every session of a container (repeatable).")] = None,
+    missing: Annotated[bool, typer.Option(
+        "--missing", help="Compute and store the metrics that non-failed containers lack (those of --area/--cre-line, "
+                          "default all), container by container; complete ones and those whose files are not on "
+                          "disk are skipped. Not with ids, files or --container.")] = False,
+    area: Annotated[list[str] | None, typer.Option(help="With --missing: only containers of these area(s).")] = None,
+    cre_line: Annotated[list[str] | None, typer.Option("--cre-line", help="With --missing: only containers of these Cre line(s).")] = None,
     data_dir: DataDir = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the table to FILE.parquet or FILE.csv.")] = None,
     store: Annotated[bool, typer.Option(help="Store the results of catalog sessions in the catalog (cells --filter then sees them).")] = True,
@@ -385,19 +410,41 @@ def analyze(
     pref_image_ns, ..., rf_*_lsn, reliability_nm*. Container results merge the three
     sessions like the published table (reliability_nm1_a/_b/_c). Results of catalog
     sessions are stored in the catalog unless --no-store.
+
+    With --missing, every selected container that lacks metrics (of the --family
+    families, default all) is analyzed for the families it lacks and stored, with a
+    progress bar, and a summary table lists the containers done, skipped (complete, or
+    session files not on disk) and failed (with the reason). A failing container (e.g. a
+    corrupt file) does not stop the others. Exit status: 0 when no container failed, 1 when
+    some failed, 2 for a usage error.
     """
     from brainobs.errors import UnknownValueError
     from brainobs.io import Session
     from brainobs.metrics import FAMILIES, analyze_catalog_container, publishable
     from brainobs.metrics import analyze as analyze_session
 
-    if not targets and not container:
-        raise typer.BadParameter("give experiment ids / NWB files, or --container ID", param_hint="TARGETS")
-    if out is not None and out.suffix.lower() not in (".parquet", ".csv"):
-        raise typer.BadParameter(f"--out must end in .parquet or .csv; got {out.name!r}", param_hint="--out")
     for f in family or []:
         if f not in FAMILIES:
             raise UnknownValueError(f, FAMILIES, kind="metric family")
+    if missing:
+        if targets or container:
+            raise typer.BadParameter(
+                "--missing chooses the containers itself (all, or those of --area/--cre-line); it cannot be "
+                "combined with experiment ids, NWB files or --container", param_hint="--missing")
+        if out is not None:
+            raise typer.BadParameter("--missing stores the metrics in the catalog; export them afterwards with "
+                                     "`brainobs cells --format csv --out FILE`", param_hint="--out")
+        if not store:
+            raise typer.BadParameter("--missing always stores the metrics in the catalog", param_hint="--no-store")
+        _analyze_missing(_obs(data_dir), area, cre_line, family, seed, n_shuffles)
+        return
+    if area or cre_line:
+        raise typer.BadParameter("--area and --cre-line select containers for --missing; "
+                                 "add --missing (or give --container ID)", param_hint="--area/--cre-line")
+    if not targets and not container:
+        raise typer.BadParameter("give experiment ids / NWB files, --container ID, or --missing", param_hint="TARGETS")
+    if out is not None and out.suffix.lower() not in (".parquet", ".csv"):
+        raise typer.BadParameter(f"--out must end in .parquet or .csv; got {out.name!r}", param_hint="--out")
     need_catalog = bool(container) or any(t.isdigit() for t in targets or [])
     obs = _obs(data_dir) if need_catalog else None
     tables = []
@@ -428,6 +475,271 @@ def analyze(
         show(_rich_table(result[[c for c in cols if c in result.columns]], f"{len(result)} cells analyzed"))
     if store and obs is not None:
         err_console.print(f"stored in the catalog of {obs.data_dir}")
+
+
+class CmpFmt(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def _column_map(text: str | None) -> dict[str, str] | None:
+    if not text:
+        return None
+    pairs = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        if "=" not in item:
+            raise typer.BadParameter(f"expected old=new pairs separated by commas; got {item!r}",
+                                     param_hint="--column-map")
+        old, new = (x.strip() for x in item.split("=", 1))
+        pairs[old] = new
+    return pairs
+
+
+def _read_cells_file(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(f"--cells: no such file: {path}")
+    name = path.name.lower()
+    if name.endswith(".parquet"):
+        return pd.read_parquet(path)
+    if name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz")):
+        return pd.read_csv(path, sep="\t" if ".tsv" in name else ",")
+    raise typer.BadParameter(f"--cells must be a .csv, .csv.gz, .tsv or .parquet file; got {path.name!r}",
+                             param_hint="--cells")
+
+
+def _num(v: object) -> str:
+    """A number for the terminal: never cut; p-values keep their exponent."""
+    if v is None or (isinstance(v, float) and v != v):
+        return "–"
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        if f.is_integer() and abs(f) < 1e15:
+            return str(int(f))
+        return f"{f:.4g}" if 1e-3 <= abs(f) < 1e6 else f"{f:.2e}"
+    return str(v)
+
+
+def _ci_text(lo: object, hi: object, fmt=None) -> str:
+    f = fmt or _num
+    return "–" if _num(lo) == "–" else f"{f(lo)} to {f(hi)}"
+
+
+def _effect(v: object) -> str:
+    """Effect sizes (δ, Δ fraction) in [-1, 1]: three decimals."""
+    return "–" if _num(v) == "–" else f"{float(v):+.3f}"  # type: ignore[arg-type]
+
+
+def _print_comparison(res) -> None:
+    """Groups, omnibus test and pairwise tests, compact enough for an 80-column terminal:
+    numbers are never cut (raw p-values and means are in --format csv/json)."""
+    from rich import box
+
+    frac = res.kind == "fraction"
+    table = Table(title=f"{res.metric} by {' × '.join(res.by)}: {res.population}",
+                  header_style="bold", title_justify="left", box=box.SIMPLE_HEAD,
+                   pad_edge=False)
+    width = max(len(str(g)) for g in res.groups["group"])
+    table.add_column("group", min_width=min(width, 40), overflow="fold")
+    for c in ("cells", "containers", "mice", "fraction" if frac else "median", "95 % CI"):
+        table.add_column(c, justify="right", overflow="fold")  # wraps, never crops
+    for r in res.groups.itertuples(index=False):
+        value = r.fraction if frac else r.median
+        table.add_row(str(r.group), _num(r.n_cells), _num(r.n_containers), _num(r.n_mice),
+                      _num(value), _ci_text(r.ci_low, r.ci_high))
+    table.caption = f"intervals: {res.interval_method}"
+    console.print(table)
+    console.print(f"omnibus: {res.omnibus_text()}", highlight=False)
+    if len(res.pairwise):
+        eff = "Δ" if frac else "δ"
+        words = "Δ = difference in fraction" if frac else "δ = Cliff's delta"
+        pw = Table(title=f"pairwise {res.pairwise['test'].iloc[0]}, Holm-corrected p; {words} (a vs b)",
+                   header_style="bold", title_justify="left", box=box.SIMPLE_HEAD,
+                   pad_edge=False)
+        wa = max(len(str(g)) for g in res.pairwise["group_a"])
+        wb = max(len(str(g)) for g in res.pairwise["group_b"])
+        pw.add_column("a", min_width=min(wa, 40), overflow="fold")
+        pw.add_column("b", min_width=min(wb, 40), overflow="fold")
+        for c in ("p Holm", eff, "95 % CI"):
+            pw.add_column(c, justify="right", overflow="fold")  # wraps, never crops
+        for r in res.pairwise.itertuples(index=False):
+            pw.add_row(str(r.group_a), str(r.group_b), _num(r.p_holm) + (" *" if r.significant else "  "),
+                       _effect(r.effect_value), _ci_text(r.effect_ci_low, r.effect_ci_high, _effect))
+        pw.caption = (f"* Holm-corrected p < {res.alpha:g}; raw p-values: --format csv or json; "
+                      "intervals are not adjusted for multiplicity")
+        console.print(pw)
+    for note in res.notes:
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
+@app.command(epilog="Examples: brainobs compare --metric g_osi_dg --by cre_line --area VISp   ·   "
+                     "brainobs compare --metric 'p_dg < 0.05' --by cre_line,area --format json   ·   "
+                     "brainobs compare --cells swdb_dg_table.csv --metric responsive_dg --by cre_line")
+def compare(
+    metric: Annotated[str, typer.Option("--metric", "-m", help="A metric column (g_osi_dg) or a boolean expression ('p_dg < 0.05', 'p_dg < 0.05 and dsi_dg > 0.5').")],
+    by: Annotated[str, typer.Option(help="Grouping column(s), comma-separated: cre_line, area, layer, or any column.")] = "cre_line",
+    data_dir: DataDir = None,
+    area: Annotated[list[str] | None, typer.Option(help="Only these areas (repeatable).")] = None,
+    cre_line: Annotated[list[str] | None, typer.Option("--cre-line", help="Only these Cre lines (repeatable).")] = None,
+    responsive_only: Annotated[bool | None, typer.Option(
+        "--responsive-only/--all-cells",
+        help="Summarise only cells responsive to the metric's stimulus (default: yes for selectivity/preference metrics, no for p-values and expressions).",
+        show_default=False)] = None,
+    rule: Annotated[str, typer.Option(help="Responsiveness rule: auto, p (p < 0.05), trials (de Vries analogue), given (the table's responsive_* columns).")] = "auto",
+    cells: Annotated[Path | None, typer.Option("--cells", help="An external cell table (CSV/Parquet) instead of the catalog; published column names are recognised.")] = None,
+    column_map: Annotated[str | None, typer.Option("--column-map", help="Rename columns of --cells first: old=new,old2=new2.")] = None,
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates of the intervals.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also draw the comparison into this PNG/SVG/PDF file.")] = None,
+    fmt: Annotated[CmpFmt, typer.Option("--format", "-f", help="table (readable), csv (groups, omnibus, pairwise blocks) or json.")] = CmpFmt.table,
+    out: OutOpt = None,
+) -> None:
+    """Compare a metric across Cre lines, areas or layers, with tests a reviewer accepts.
+
+    One row per group (n_cells, n_containers, n_mice, median or fraction with a 95 %
+    interval — hierarchical bootstrap over containers, then cells, when containers are
+    known), the omnibus test (Kruskal-Wallis or chi-square) and pairwise tests
+    (Mann-Whitney U or Fisher exact) with raw and Holm-corrected p-values and effect sizes
+    (Cliff's delta or difference in fractions) with intervals.
+    """
+    from brainobs.population import cell_table, from_table
+    from brainobs.population import compare as run_compare
+
+    keys = [b.strip() for b in by.split(",") if b.strip()]
+    if cells is not None:
+        table = from_table(_read_cells_file(cells), _column_map(column_map))
+        if area:
+            table = table[table["area"].isin(area)]
+        if cre_line:
+            table = table[table["cre_line"].isin(cre_line)]
+    else:
+        if column_map:
+            raise typer.BadParameter("--column-map applies to --cells tables only", param_hint="--column-map")
+        table = cell_table(_obs(data_dir), area=area, cre_line=cre_line)
+    res = run_compare(table, metric, keys, responsive_only=responsive_only, rule=rule, n_boot=n_boot,
+                      seed=seed)
+    if plot is not None:
+        _plot_comparison(res, table, plot)
+    if fmt is CmpFmt.json:
+        text = json.dumps(res.to_dict(), indent=2) + "\n"
+    elif fmt is CmpFmt.csv:
+        omni = pd.DataFrame([res.omnibus])
+        text = "\n".join(df.to_csv(index=False) for df in (res.groups, omni, res.pairwise))
+    else:
+        if out is not None:
+            raise typer.BadParameter("--out needs --format csv or json", param_hint="--out")
+        _print_comparison(res)
+        return
+    if out is None:
+        sys.stdout.write(text)
+        for note in res.notes:
+            err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+    else:
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, out)
+        err_console.print(f"wrote {out}")
+
+
+def _plot_comparison(res, table: pd.DataFrame, path: Path) -> None:
+    from brainobs.report.figures import comparison_figure
+
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise typer.BadParameter(f"--plot must end in .png, .svg or .pdf; got {path.name!r}", param_hint="--plot")
+    fig = comparison_figure(res, table)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=120)
+    os.replace(tmp, path)
+    err_console.print(f"wrote {path}")
+
+
+@app.command(epilog="Examples: brainobs report --area VISp --cre-line Rorb-IRES2-Cre --out rorb.html   ·   "
+                     "brainobs report --no-decoding --no-compute-missing")
+def report(
+    area: Annotated[str | None, typer.Option(help="Visual area, e.g. VISp (default: the tutorial's choice or the first with data).")] = None,
+    cre_line: Annotated[str | None, typer.Option("--cre-line", help="Cre line, e.g. Rorb-IRES2-Cre.")] = None,
+    data_dir: DataDir = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write (self-contained: figures embedded).")] = Path("report.html"),
+    compute_missing: Annotated[bool, typer.Option(help="First compute and store the metrics missing in the area and for the Cre line (brainobs analyze --missing).")] = True,
+    family: Annotated[list[str] | None, typer.Option("--family", help="Metric families to compute when missing (default: drifting_gratings, natural_scenes).")] = None,
+    decoding: Annotated[bool, typer.Option(help="Decode natural scenes and grating direction from single trials (a few sessions per Cre line).")] = True,
+    rule: Annotated[str, typer.Option(help="Responsiveness rule: auto, p, trials or given.")] = "auto",
+    n_boot: Annotated[int, typer.Option("--n-boot", help="Bootstrap replicates of every interval.")] = 1000,
+) -> None:
+    """Write the "what are those cells doing?" HTML report for one area × Cre line.
+
+    The tutorial story for the choice (data, a session, its cells, their preferred images,
+    direction selectivity), then the comparison with the other Cre lines of the area and the
+    other areas of the Cre line (tests, effect sizes, functional classes, decoding), the role
+    profile and the coverage behind every number. Metrics already stored are reused.
+    """
+    from brainobs.report import build_report
+
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise typer.BadParameter(f"--out must end in .html; got {out.name!r}", param_hint="--out")
+    if not out.parent.exists():
+        raise typer.BadParameter(f"the folder of --out does not exist: {out.parent}", param_hint="--out")
+    obs = _obs(data_dir)
+    from brainobs.report.story import choose_area_and_cre_line
+
+    area, cre_line = choose_area_and_cre_line(obs, area, cre_line)
+    with _make_progress() as progress:
+        if compute_missing:
+            _compute_missing_for_report(obs, area, cre_line, family, progress)
+        task = progress.add_task(f"report {cre_line} in {area}", total=8)
+
+        def cb(done: int, total: int, text: str) -> None:
+            progress.update(task, completed=done, total=total, description=f"report: {text}")
+
+        rep = build_report(obs, area, cre_line, rule=rule, n_boot=n_boot, decoding=decoding, progress=cb)
+    rep.save(out)
+    for sentence in rep.meta.get("profile_sentences", []):
+        console.print(sentence, highlight=False)
+    console.print(f"Wrote {out}")
+
+
+def _compute_missing_for_report(obs, area: str, cre_line: str, family: list[str] | None, progress: Progress) -> None:
+    from brainobs.parallel import analyze_missing
+
+    families = family or ["drifting_gratings", "natural_scenes"]
+    for scope_area, scope_cre in ((area, None), (None, cre_line)):
+        rep = analyze_missing(obs, area=scope_area, cre_line=scope_cre, families=families,
+                              progress=_progress_callback(progress))
+        for failure in rep.failed:
+            err_console.print(f"[yellow]note:[/] container {failure.container_id} could not be "
+                              f"analyzed: {failure.reason}", highlight=False)
+
+
+def _analyze_missing(obs, area: list[str] | None, cre_line: list[str] | None, family: list[str] | None,
+                     seed: int, n_shuffles: int) -> None:
+    """`brainobs analyze --missing`: progress bar, summary table, exit 1 when a container failed."""
+    from brainobs.parallel import analyze_missing
+
+    with _make_progress() as progress:
+        report = analyze_missing(obs, area=area, cre_line=cre_line, families=family or None, seed=seed,
+                                 n_shuffles=n_shuffles, progress=_progress_callback(progress))
+    table = report.table()
+    if table.empty:
+        err_console.print("no container matches this selection")
+    else:
+        show(_rich_table(table, str(report)))
+    if os.environ.get("BRAINOBS_DEBUG") not in (None, "", "0"):
+        for r in report.failed:
+            err_console.print(Text(r.detail))
+    if report.done:
+        err_console.print(f"stored the metrics of {len(report.done)} container(s) in the catalog of {obs.data_dir}")
+    if report.failed:
+        ids = ", ".join(str(r.container_id) for r in report.failed)
+        err_console.print(Text.assemble(("error: ", "bold red"), f"{len(report.failed)} container(s) failed: {ids} "
+                                        "(reasons in the table; BRAINOBS_DEBUG=1 shows the tracebacks)"),
+                          soft_wrap=True)
+        raise typer.Exit(code=1)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,11 +1,13 @@
 """The tutorial story, end to end: the job ``brainobs demo`` runs.
 
 Pick an area and a Cre line that have data, list their containers, open the
-natural-scenes session, and write the max projection, stacked dF/F traces, the
+natural-scenes session, write the max projection, stacked dF/F traces, the
 preferred-image histogram of significant cells, the top image and the fraction of
-direction-selective cells into an output folder. Metrics missing from the catalog are
-computed for the chosen containers first (drifting gratings and natural scenes only, to
-stay fast) and stored, unless ``compute_metrics=False``.
+direction-selective cells — then answer the tutorial's closing question: compare the
+chosen Cre line with the other Cre lines (tests, effect sizes, role profile) and write the
+HTML report beside the figures. Drifting-grating and natural-scene metrics missing from the
+catalog are computed first for every container (:func:`brainobs.parallel.analyze_missing`)
+and stored, unless ``compute_metrics=False``.
 """
 
 from __future__ import annotations
@@ -19,84 +21,44 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from brainobs.catalog import Observatory, open_observatory
-
-# Preferred choices when the user names none: the AllenSDK tutorial's own pair first.
-_AREA_PREFERENCE = ("VISp", "VISl", "VISal", "VISpm", "VISam", "VISrl")
-_CRE_PREFERENCE = ("Cux2-CreERT2", "Rorb-IRES2-Cre", "Emx1-IRES-Cre", "Slc17a7-IRES2-Cre")
+from brainobs.catalog import open_observatory
+from brainobs.report.story import (
+    DSI_THRESHOLD,
+    SIGNIFICANCE,
+    choose_area_and_cre_line,
+    direction_selectivity,
+    has_values,
+    preferred_images,
+)
 
 N_TRACES = 10
-SIGNIFICANCE = 0.05
-DSI_THRESHOLD = 0.5  # the tutorial's cut for "direction selective"
-
-
-def _metric_available(cells: pd.DataFrame, *columns: str) -> bool:
-    return all(c in cells.columns and cells[c].notna().any() for c in columns)
-
-
-def choose_area_and_cre_line(
-    obs: Observatory, area: str | None = None, cre_line: str | None = None
-) -> tuple[str, str]:
-    """Return an (area, Cre line) pair with at least one natural-scenes session on disk.
-
-    User choices are validated (closest-match errors); a missing choice is filled with
-    the first preferred value that has data.
-    """
-    exps = obs.experiments(area=area, cre_line=cre_line, stimuli=["natural_scenes"])
-    which = f"{area or 'any area'} / {cre_line or 'any Cre line'}"
-    if exps.empty:
-        raise LookupError(f"No natural-scenes session for {which} in {obs.data_dir}.")
-    on_disk = exps[[obs.session_path(int(i)).exists() for i in exps["id"]]]
-    if on_disk.empty:
-        raise LookupError(
-            f"The catalog lists {len(exps)} natural-scenes sessions for {which}, but none of "
-            f"their NWB files is on disk (looked in {obs.session_path(int(exps['id'].iloc[0])).parent}); "
-            "brainobs does not download."
-        )
-    pairs = on_disk.groupby(["targeted_structure", "cre_line"]).size().reset_index(name="n")
-
-    def rank(row: pd.Series) -> tuple[int, int, int]:
-        a, c = row["targeted_structure"], row["cre_line"]
-        ra = _AREA_PREFERENCE.index(a) if a in _AREA_PREFERENCE else len(_AREA_PREFERENCE)
-        rc = _CRE_PREFERENCE.index(c) if c in _CRE_PREFERENCE else len(_CRE_PREFERENCE)
-        return (ra, rc, -int(row["n"]))
-
-    best = min((row for _, row in pairs.iterrows()), key=rank)
-    return str(best["targeted_structure"]), str(best["cre_line"])
-
-
 DEMO_FAMILIES = ["drifting_gratings", "natural_scenes"]
 
-
-def _ensure_metrics(obs: Observatory, area: str, cre_line: str, container_ids: list[int],
-                    log: Callable[[str], None]) -> None:
-    """Compute and store the DG and NS metrics of containers whose cells lack them."""
-    from brainobs.metrics import analyze_catalog_container
-
-    cells = obs.cells(container_id=container_ids)
-    todo = []
-    for cid in container_ids:
-        mine = cells[cells["experiment_container_id"] == cid]
-        if _metric_available(mine, "p_dg", "dsi_dg", "p_ns", "pref_image_ns"):
-            continue
-        exps = obs.experiments(container_id=cid)
-        if all(obs.session_path(int(i)).exists() for i in exps["id"]):
-            todo.append(cid)
-    if not todo:
-        return
-    log(f"Computing drifting-grating and natural-scene metrics of {len(todo)} container(s) in "
-        f"{area}/{cre_line} (as `brainobs analyze --container ID --family drifting_gratings "
-        "--family natural_scenes` would) and storing them in the catalog ...")
-    for cid in todo:
-        analyze_catalog_container(obs, cid, families=DEMO_FAMILIES)
+__all__ = ["DEMO_FAMILIES", "DSI_THRESHOLD", "N_TRACES", "SIGNIFICANCE", "choose_area_and_cre_line",
+           "run_demo"]
 
 
 def _save(fig: Any, path: Path) -> Path:
     """Write a figure atomically (temp file, then rename)."""
     tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight", format=path.suffix.lstrip("."))
+    fig.savefig(tmp, dpi=120, format=path.suffix.lstrip("."))
     os.replace(tmp, path)
     return path
+
+
+def _ensure_metrics(obs: Any, log: Callable[[str], None]) -> None:
+    """Compute and store the DG and NS metrics of every container that lacks them."""
+    from brainobs.parallel import analyze_missing, plan_missing
+
+    todo, _ = plan_missing(obs, families=DEMO_FAMILIES)
+    if not todo:
+        return
+    log(f"Computing drifting-grating and natural-scene metrics of {len(todo)} container(s) (as "
+        "`brainobs analyze --missing --family drifting_gratings --family natural_scenes` "
+        "would) and storing them in the catalog ...")
+    report = analyze_missing(obs, families=DEMO_FAMILIES)
+    for r in report.failed:
+        log(f"  container {r.container_id} could not be analyzed: {r.reason}")
 
 
 def run_demo(
@@ -108,8 +70,10 @@ def run_demo(
     log: Callable[[str], None] = print,
     show_table: Callable[[pd.DataFrame, str], None] | None = None,
     compute_metrics: bool = True,
+    report: bool = True,
+    n_boot: int = 1000,
 ) -> dict[str, Any]:
-    """Walk the tutorial story on an observatory and write its figures.
+    """Walk the tutorial story on an observatory, compare cell types and write the figures.
 
     Parameters
     ----------
@@ -117,33 +81,32 @@ def run_demo(
         A brainobs data dir or an AllenSDK cache dir (default: ``default_data_dir()``).
         It must exist; ``brainobs demo`` on the command line creates a synthetic one first.
     out_dir : path
-        Folder for the figures and ``summary.json`` (created if needed).
+        Folder for the figures, ``report.html`` and ``summary.json`` (created if needed).
     area, cre_line : str, optional
         The choice to make; by default the first of VISp/Cux2, VISp/Rorb, ... with data.
     log, show_table : callables
         Where the story is told (``print`` by default; the CLI passes rich printers).
     compute_metrics : bool
-        When the catalog lacks the drifting-grating and natural-scene metrics of the chosen
-        containers, compute them (:func:`brainobs.metrics.analyze_catalog_container`) and
-        store them in the catalog; with False the demo only says how to get them.
+        Compute and store the drifting-grating and natural-scene metrics the catalog lacks;
+        with False the demo only says how to get them.
+    report : bool
+        Also write ``report.html`` (:func:`brainobs.report.build_report`, without decoding).
+    n_boot : int
+        Bootstrap replicates of the comparison's intervals.
 
     Returns
     -------
     dict
         The summary, also written to ``out_dir/summary.json``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from brainobs import plot
+    from brainobs.report import figures as F
 
     show = show_table or (lambda df, title: log(f"{title}\n{df.to_string(index=False)}"))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     obs = open_observatory(data_dir)
-    summary: dict[str, Any] = {"data_dir": str(obs.data_dir), "synthetic": obs.is_synthetic}
+    synthetic = bool(obs.is_synthetic)
+    summary: dict[str, Any] = {"data_dir": str(obs.data_dir), "synthetic": synthetic}
 
     cre_lines, areas = obs.cre_lines(), obs.areas()
     log(f"{len(cre_lines)} Cre lines: {', '.join(cre_lines)}")
@@ -156,7 +119,7 @@ def run_demo(
          f"{len(containers)} containers in {area} for {cre_line}")
 
     if compute_metrics:
-        _ensure_metrics(obs, area, cre_line, containers["id"].tolist(), log)
+        _ensure_metrics(obs, log)
 
     exps = obs.experiments(container_id=containers["id"].tolist(), stimuli=["natural_scenes"])
     exps = exps[[obs.session_path(int(i)).exists() for i in exps["id"]]]
@@ -169,69 +132,107 @@ def run_demo(
     figures: dict[str, str] = {}
     with obs.session(experiment_id) as s:
         summary.update(n_cells=int(s.n_cells), n_frames=int(s.n_frames), stimuli=s.list_stimuli())
-        fig, ax = plt.subplots(figsize=(6, 6))
-        plot.max_projection(s.max_projection, ax, masks=s.roi_masks())
-        ax.set_title(f"Experiment {experiment_id}: max projection, {s.n_cells} ROIs")
-        figures["max_projection"] = str(_save(fig, out / "max_projection.png"))
-        plt.close(fig)
-
-        ids = s.cell_specimen_ids[:N_TRACES]
-        dff = s.dff(cell_specimen_ids=ids)
-        fig, ax = plt.subplots(figsize=(10, 6))
-        plot.stacked_traces(dff["time"].values, dff.values, ax, labels=list(ids))
-        ax.set_title(f"dF/F of {len(ids)} cells, experiment {experiment_id}")
-        figures["dff_traces"] = str(_save(fig, out / "dff_traces.png"))
-        plt.close(fig)
-
+        figures["max_projection"] = str(_save(F.max_projection_figure(s, synthetic=synthetic),
+                                              out / "max_projection.png"))
+        figures["dff_traces"] = str(_save(F.traces_figure(s, N_TRACES, synthetic=synthetic),
+                                          out / "dff_traces.png"))
         table = s.stimulus_table("natural_scenes")
         show(table.head(5), f"natural_scenes stimulus table: {len(table)} presentations (first 5)")
         templates = s.stimulus_template("natural_scenes")
         log(f"natural_scenes template: {templates.shape[0]} images of {templates.shape[1]}×{templates.shape[2]} px")
 
-        cells = obs.cells(container_id=container_id)
-        if _metric_available(cells, "p_ns", "pref_image_ns"):
-            sig = cells[cells["p_ns"] < SIGNIFICANCE]
-            summary["n_ns_significant"] = len(sig)
-            fig, ax = plt.subplots(figsize=(8, 3))
-            plot.preferred_image_histogram(sig["pref_image_ns"].to_numpy(), ax,
-                                           n_images=int(templates.shape[0]))
-            ax.set_title(f"Preferred image of {len(sig)} cells with p_ns < {SIGNIFICANCE}")
-            figures["preferred_images"] = str(_save(fig, out / "preferred_images.png"))
-            plt.close(fig)
-            if len(sig):
-                counts = sig["pref_image_ns"].dropna().astype(int).value_counts()
-                top = int(counts.index[0])
-                summary.update(top_image=top, top_image_cells=int(counts.iloc[0]))
-                fig, ax = plt.subplots(figsize=(6, 5))
-                plot.stimulus_image(templates[top], ax,
-                                    title=f"Image {top}: preferred by {int(counts.iloc[0])} cells")
-                figures["top_image"] = str(_save(fig, out / "top_image.png"))
-                plt.close(fig)
-        else:
-            summary["n_ns_significant"] = None
-            log("Natural-scenes metrics (p_ns, pref_image_ns) are not in the catalog yet, so "
-                "there is no preferred-image histogram: compute them with `brainobs analyze "
-                f"--container {container_id}` (or run the demo without --no-metrics).")
+    cells = obs.cells(container_id=container_id, warn=False)
+    if has_values(cells, "p_ns", "pref_image_ns"):
+        pi = preferred_images(cells)
+        summary["n_ns_significant"] = pi["n_significant"]
+        figures["preferred_images"] = str(_save(F.preferred_image_figure(
+            pi["pref_images"], int(templates.shape[0]), pi["n_significant"], synthetic=synthetic),
+            out / "preferred_images.png"))
+        if "top_image" in pi:
+            summary.update(top_image=pi["top_image"], top_image_cells=pi["top_image_cells"],
+                           top_image_ties=pi["tied_images"][1:])
+            figures["top_image"] = str(_save(F.image_figure(
+                templates[pi["top_image"]], f"Image {pi['top_image']}: preferred by "
+                f"{pi['top_image_cells']} cells"), out / "top_image.png"))
+    else:
+        summary["n_ns_significant"] = None
+        log("Natural-scenes metrics (p_ns, pref_image_ns) are not in the catalog yet, so "
+            "there is no preferred-image histogram: compute them with `brainobs analyze "
+            f"--container {container_id}` (or run the demo without --no-metrics).")
 
-    all_cells = obs.cells(area=area, cre_line=cre_line)
-    if _metric_available(all_cells, "p_dg", "dsi_dg"):
-        sig = all_cells[all_cells["p_dg"] < SIGNIFICANCE]
-        ds = int((sig["dsi_dg"] > DSI_THRESHOLD).sum())
-        frac = ds / len(sig) if len(sig) else float("nan")
-        summary.update(n_dg_significant=len(sig), n_direction_selective=ds, fraction_direction_selective=frac)
-        log(f"Direction selective (dsi_dg > {DSI_THRESHOLD}) among {len(sig)} cells with p_dg < "
-            f"{SIGNIFICANCE} in {area}/{cre_line}: {ds} ({frac:.1%})")
+    all_cells = obs.cells(area=area, cre_line=cre_line, warn=False)
+    if has_values(all_cells, "p_dg", "dsi_dg"):
+        ds = direction_selectivity(all_cells)
+        summary.update(n_dg_significant=ds["n_dg_significant"],
+                       n_direction_selective=ds["n_direction_selective"],
+                       fraction_direction_selective=ds["fraction_direction_selective"],
+                       fraction_direction_selective_ci=[ds["ci_low"], ds["ci_high"]])
+        log(f"Direction selective (dsi_dg > {DSI_THRESHOLD}) among {ds['n_dg_significant']} cells "
+            f"with p_dg < {SIGNIFICANCE} in {area}/{cre_line}: {ds['n_direction_selective']} "
+            f"({ds['fraction_direction_selective']:.1%}, 95 % CI {ds['ci_low']:.1%}–{ds['ci_high']:.1%})")
+        figures["dsi"] = str(_save(F.dsi_figure(all_cells, f"dsi_dg, {cre_line} in {area}",
+                                                synthetic=synthetic), out / "dsi.png"))
+        _compare_cell_types(obs, area, cre_line, summary, figures, out, log, n_boot)
     else:
         summary["fraction_direction_selective"] = None
         log("Drifting-grating metrics (p_dg, dsi_dg) are not in the catalog yet, so the fraction "
             "of direction-selective cells cannot be given: compute them with `brainobs analyze "
-            "--container ID`.")
+            "--missing`.")
+
+    if report and has_values(all_cells, "p_dg"):
+        from brainobs.report import build_report
+
+        log("Writing the HTML report (brainobs report adds single-trial decoding) ...")
+        rep = build_report(obs, area, cre_line, decoding=False, n_boot=n_boot)
+        figures["report"] = str(rep.save(out / "report.html"))
 
     summary["figures"] = figures
     tmp = out / ".summary.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2, default=_json_default))
     os.replace(tmp, out / "summary.json")
     return summary
+
+
+def _compare_cell_types(obs: Any, area: str, cre_line: str, summary: dict[str, Any],
+                        figures: dict[str, str], out: Path, log: Callable[[str], None], n_boot: int
+                        ) -> None:
+    """The tutorial's closing question: how do these cells compare with other cell types?"""
+    from brainobs.population import (
+        ComparisonError,
+        add_responsiveness,
+        cell_table,
+        compare,
+        role_profile,
+    )
+    from brainobs.report import figures as F
+
+    table = add_responsiveness(cell_table(obs), "p")
+    scope, where = table[table["area"] == area], f"in {area}"
+    if scope["cre_line"][scope["p_dg"].notna()].nunique() < 2:
+        scope, where = table, "across all areas"
+    try:
+        res = compare(scope, "dsi_dg > 0.5", "cre_line", responsive_only=True, n_boot=n_boot)
+    except ComparisonError as exc:
+        log(f"No comparison with other Cre lines: {exc}")
+        return
+    g = res.groups.set_index("group")
+    log(f"Direction-selective fraction of responsive cells by Cre line {where}: "
+        + "; ".join(f"{k} {v:.0%} (n={int(n)})" for k, v, n in zip(g.index, g["fraction"], g["n_cells"], strict=True))
+        + f". {res.omnibus_text()}.")
+    summary["comparison"] = {"metric": res.metric, "population": res.population, "scope": where,
+                             "groups": res.groups[["group", "n_cells", "fraction", "ci_low", "ci_high"]]
+                             .to_dict("records"), "omnibus": res.omnibus}
+    figures["comparison"] = str(_save(F.comparison_figure(res, scope, synthetic=bool(obs.is_synthetic)),
+                                      out / "comparison.png"))
+    try:
+        prof = role_profile(table, cre_line, area if where.startswith("in") else None, rule="p",
+                            n_boot=n_boot)
+    except (ComparisonError, LookupError, ValueError) as exc:
+        log(f"No role profile: {exc}")
+        return
+    summary["role_profile"] = prof.sentences
+    for sentence in prof.sentences:
+        log(sentence)
 
 
 def _json_default(o: Any) -> Any:

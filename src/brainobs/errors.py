@@ -78,3 +78,14 @@ class MissingDataError(BrainobsError, LookupError):
 
 class DataDirError(BrainobsError, OSError):
     """A data directory that is neither a brainobs data dir nor an AllenSDK cache dir."""
+
+
+class MissingMetricsWarning(UserWarning):
+    """A cell query whose selection includes containers without computed metrics.
+
+    Emitted by :meth:`brainobs.catalog.Observatory.cells` (and
+    ``BrainObservatoryCache.get_cell_specimens``) so that an empty or NaN answer is never
+    silent; the message names how many containers lack which metric family and the
+    ``brainobs analyze --missing ...`` command that computes them. Silence it with
+    ``warn=False`` or :func:`warnings.filterwarnings`.
+    """

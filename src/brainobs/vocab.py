@@ -6,6 +6,8 @@ messages list and the schedule the synthetic observatory follows.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 # The 13 Cre driver lines of the final release (full names, as in ``tld1_name``).
 CRE_LINES: tuple[str, ...] = (
     "Cux2-CreERT2",
@@ -118,3 +120,79 @@ CELL_METRIC_COLUMNS: tuple[str, ...] = (
     "rf_chi2_lsn", "rf_distance_lsn", "rf_overlap_index_lsn", "run_mod_dg", "run_mod_ns",
     "run_mod_sg", "sfdi_sg", "tfdi_dg",
 )
+
+# Metric families: the stimulus family each group of cell-table columns comes from.
+METRIC_FAMILIES: tuple[str, ...] = (
+    "drifting_gratings",
+    "static_gratings",
+    "natural_scenes",
+    "natural_movies",
+    "locally_sparse_noise",
+)
+
+# Stimuli whose presence in a session makes a family computable there.
+FAMILY_STIMULI: dict[str, tuple[str, ...]] = {
+    "drifting_gratings": ("drifting_gratings",),
+    "static_gratings": ("static_gratings",),
+    "natural_scenes": ("natural_scenes",),
+    "natural_movies": MOVIE_STIMULI,
+    "locally_sparse_noise": (
+        "locally_sparse_noise",
+        "locally_sparse_noise_4deg",
+        "locally_sparse_noise_8deg",
+    ),
+}
+
+# Key columns of each family: a container "has" a family's metrics when at least one of
+# its cells has a non-null value in at least one of these columns (published or computed).
+FAMILY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "drifting_gratings": ("p_dg",),
+    "static_gratings": ("p_sg",),
+    "natural_scenes": ("p_ns",),
+    "natural_movies": (
+        "reliability_nm1_a",
+        "reliability_nm1_b",
+        "reliability_nm1_c",
+        "reliability_nm2",
+        "reliability_nm3",
+    ),
+    "locally_sparse_noise": ("rf_chi2_lsn",),
+}
+
+# Name token that marks a column as one of a family's (``dsi_dg``, ``dsi_dg_ci_low``, ...).
+_FAMILY_TOKENS: dict[str, str] = {
+    "dg": "drifting_gratings",
+    "sg": "static_gratings",
+    "ns": "natural_scenes",
+    "lsn": "locally_sparse_noise",
+}
+
+
+def metric_family(column: str) -> str | None:
+    """The metric family a cell-table column belongs to, or None for other columns.
+
+    Columns are recognised by their published suffix (``_dg``, ``_sg``, ``_ns``, ``_lsn``,
+    also inside longer names such as ``dsi_dg_bounded``) and ``reliability_nm*`` for the
+    natural movies.
+
+    >>> metric_family("p_ns"), metric_family("dsi_dg_ci_low"), metric_family("reliability_nm1_b")
+    ('natural_scenes', 'drifting_gratings', 'natural_movies')
+    >>> metric_family("area") is None and metric_family("mean_running_speed_a") is None
+    True
+    """
+    if column.startswith("reliability_nm"):
+        return "natural_movies"
+    for token in column.split("_")[1:]:
+        if token in _FAMILY_TOKENS:
+            return _FAMILY_TOKENS[token]
+    return None
+
+
+def session_families(session_types: Iterable[object]) -> list[str]:
+    """Metric families computable from sessions of the given types, in family order.
+
+    >>> session_families(["three_session_A", "three_session_B"])
+    ['drifting_gratings', 'static_gratings', 'natural_scenes', 'natural_movies']
+    """
+    shown = {s for t in session_types for s in SESSION_STIMULI.get(str(t), ())}
+    return [f for f in METRIC_FAMILIES if shown.intersection(FAMILY_STIMULI[f])]

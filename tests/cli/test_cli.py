@@ -47,7 +47,7 @@ def test_cre_lines_and_areas_count_containers(capsys, obs_dir):
     assert code == 0
     areas = json.loads(out)
     assert sorted(a["targeted_structure"] for a in areas) == obs.areas()
-    assert sum(a["cells"] for a in areas) == len(obs.cells())
+    assert sum(a["cells"] for a in areas) == len(obs.cells(warn=False))
 
 
 def test_table_output_is_readable(capsys, obs_dir, monkeypatch):
@@ -96,7 +96,7 @@ def test_cells_parquet_needs_out_and_writes_atomically(capsys, obs_dir, tmp_path
     code, _, err = run(capsys, "cells", "-d", obs_dir, "-f", "parquet", "--out", dest)
     assert code == 0
     df = pd.read_parquet(dest)
-    assert len(df) == len(open_observatory(obs_dir).cells())
+    assert len(df) == len(open_observatory(obs_dir).cells(warn=False))
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -203,7 +203,7 @@ def test_demo_computes_missing_metrics(capsys, tiny_observatory, tmp_path):
 
 def test_demo_with_metrics_draws_histogram_and_top_image(capsys, obs_dir, tmp_path):
     obs = open_observatory(obs_dir)
-    cells = obs.cells(include_failed=True).copy()
+    cells = obs.cells(include_failed=True, warn=False).copy()
     rng = np.random.default_rng(1)
     cells["p_ns"] = rng.random(len(cells)) * 0.1
     cells["pref_image_ns"] = rng.integers(0, 3, len(cells)).astype(float)
@@ -260,3 +260,98 @@ def test_analyze_command_writes_stores_and_validates(capsys, obs_dir, tmp_path):
                      (["analyze", a_id, "-d", obs_dir, "--out", tmp_path / "x.txt"], ".parquet")):
         code, _, err = run(capsys, *bad)
         assert code == 2 and msg in err, err
+
+
+@pytest.fixture
+def fresh(tiny_observatory: Path, tmp_path: Path) -> Path:
+    """A copy nobody has analyzed yet (obs_dir gets metrics from other tests)."""
+    dst = tmp_path / "fresh"
+    shutil.copytree(tiny_observatory, dst)
+    return dst
+
+
+def _notes(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("note:")]
+
+
+def test_cells_never_answers_silently_when_metrics_are_missing(capsys, fresh):
+    import shlex
+
+    code, out, err = run(capsys, "cells", "-d", fresh, "--cre-line", "Rorb-IRES2-Cre", "--filter", "p_ns < 0.05")
+    assert code == 0
+    assert "0 cells" in out
+    notes = _notes(err)
+    assert len(notes) == 1 and err.strip() == notes[0]  # one line, no warning traceback
+    assert notes[0].startswith("note: 1 of 1 container (Rorb-IRES2-Cre in VISp) in this selection has no "
+                               "natural_scenes metrics")
+    command = notes[0].split("run `")[1].split("`")[0]
+    assert command == f"brainobs analyze --missing --cre-line Rorb-IRES2-Cre --family natural_scenes --data-dir {fresh}"
+    # the command it names fills the gap; then the answer comes without a note
+    code, out, err = run(capsys, *shlex.split(command)[1:])
+    assert code == 0, err
+    code, out, err = run(capsys, "cells", "-d", fresh, "--cre-line", "Rorb-IRES2-Cre", "--filter", "p_ns < 0.05",
+                         "-f", "csv")
+    assert code == 0 and _notes(err) == []
+    expected = open_observatory(fresh).cells(cre_line="Rorb-IRES2-Cre", filters="p_ns < 0.05")
+    assert len(expected) > 0
+    assert sorted(pd.read_csv(io.StringIO(out))["cell_specimen_id"]) == sorted(expected["cell_specimen_id"])
+    # csv/json output keeps stdout clean: the note goes to stderr only
+    code, out, err = run(capsys, "cells", "-d", fresh, "-f", "json")
+    assert code == 0 and len(json.loads(out)) == len(open_observatory(fresh).cells(warn=False))
+    assert len(_notes(err)) == 1 and "have no computed metrics yet" in err
+
+
+def test_analyze_missing_end_to_end(capsys, fresh):
+    obs = open_observatory(fresh)
+    ids = [int(i) for i in obs.containers()["id"]]
+    code, out, err = run(capsys, "analyze", "--missing", "-d", fresh, "--family", "natural_scenes",
+                         "--family", "drifting_gratings")
+    assert code == 0, err
+    assert f"{len(ids)} container(s) analyzed, 0 skipped, 0 failed" in out
+    for cid in ids:
+        assert str(cid) in out
+    assert f"{len(ids)}/{len(ids)}" in err  # the progress bar
+    cov = open_observatory(fresh).metric_coverage()
+    assert cov[["drifting_gratings", "natural_scenes"]].to_numpy().all()
+    assert not cov["static_gratings"].any()
+    # a second run: everything is complete
+    code, out, err = run(capsys, "analyze", "--missing", "-d", fresh, "--family", "natural_scenes",
+                         "--cre-line", "Cux2-CreERT2")
+    assert code == 0 and "0 container(s) analyzed, 2 skipped, 0 failed" in out and "complete" in out
+
+
+def test_analyze_missing_reports_a_failed_container_and_exits_1(capsys, fresh):
+    obs = open_observatory(fresh)
+    ids = [int(i) for i in obs.containers()["id"]]
+    bad = obs.session_path(int(obs.experiments(container_id=ids[0], session_type="three_session_B")["id"].iloc[0]))
+    bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 3])
+    code, out, err = run(capsys, "analyze", "--missing", "-d", fresh, "--family", "natural_scenes")
+    assert code == 1
+    assert "2 container(s) analyzed, 0 skipped, 1 failed" in out
+    assert "NWBFileError" in out and bad.name in out.replace("\n", "")
+    assert f"1 container(s) failed: {ids[0]}" in err and "Traceback" not in err
+    cov = open_observatory(fresh).metric_coverage(families="natural_scenes").set_index("id")["natural_scenes"]
+    assert cov.to_dict() == {ids[0]: False, ids[1]: True, ids[2]: True}
+
+
+def test_analyze_missing_usage_errors(capsys, fresh):
+    obs = open_observatory(fresh)
+    cid = int(obs.containers()["id"].iloc[0])
+    for args, msg in (
+        (["500000001", "--missing"], "cannot be combined"),
+        (["--missing", "--container", cid], "cannot be combined"),
+        (["--missing", "--out", fresh / "x.csv"], "brainobs cells"),
+        (["--missing", "--no-store"], "always stores"),
+        (["--area", "VISp"], "--missing"),
+        (["--container", cid, "--cre-line", "Cux2-CreERT2"], "--missing"),
+    ):
+        code, _, err = run(capsys, "analyze", "-d", fresh, *args)
+        assert code == 2 and msg in err.replace("\n", "").replace("│", "").replace("  ", " "), (args, err)
+    code, _, err = run(capsys, "analyze", "--missing", "-d", fresh, "--cre-line", "Rorb")
+    assert code == 2 and "Rorb-IRES2-Cre" in err and "Traceback" not in err
+    code, _, err = run(capsys, "analyze", "--missing", "-d", fresh, "--family", "scenes")
+    assert code == 2 and "natural_scenes" in err
+    code, out, _ = run(capsys, "analyze", "--help")
+    flat = " ".join(out.replace("│", " ").split())
+    assert "--missing" in flat and "0 when no container failed, 1 when some failed" in flat
+    assert open_observatory(fresh).metric_coverage()[["natural_scenes"]].sum().item() == 0

@@ -15,17 +15,37 @@ def ax():
     plt.close(fig)
 
 
-def test_max_projection_draws_outlines_of_every_mask(ax):
+def test_max_projection_draws_one_outline_per_mask(ax):
     img = np.zeros((32, 32))
-    masks = np.zeros((2, 32, 32), bool)
-    masks[0, 5:10, 5:10] = True  # 5x5 square: 16 edge pixels
-    masks[1, 20:23, 20:23] = True  # 3x3 square: 8 edge pixels
-    out = plot.max_projection(img, ax, masks=masks, scale_um_per_px=None)
+    masks = np.zeros((3, 32, 32), bool)
+    masks[0, 5:10, 5:10] = True
+    masks[1, 20:23, 20:23] = True
+    masks[2, 0:4, 28:32] = True  # touches the image edge: still one closed outline
+    out = plot.max_projection(img, ax, masks, scale_um_per_px=None, labels=[11, 12, 13])
     assert out is ax
-    overlay = ax.images[1].get_array()
-    edge = overlay[..., 3] > 0
-    assert edge.sum() == 16 + 8
-    assert edge[5, 5] and not edge[7, 7]  # corner is an edge, centre is not
+    outlines = [p for p in ax.patches if p.get_gid() == "roi-outline"]
+    assert len(outlines) == 3
+    verts = outlines[0].get_path().vertices
+    # the contour runs half a pixel outside the mask's pixel centres: x, y in [4.5, 9.5]
+    assert verts.min(axis=0) == pytest.approx([4.5, 4.5], abs=0.01)
+    assert verts.max(axis=0) == pytest.approx([9.5, 9.5], abs=0.01)
+    assert outlines[0].get_linewidth() >= 1.0
+    texts = {t.get_text(): t.get_position() for t in ax.texts if t.get_gid() == "roi-label"}
+    # centred on the centroid column, just above the top row of the ROI (below at the top edge)
+    assert texts == {"11": (7.0, 4.0), "12": (21.0, 19.0), "13": (29.5, 4.0)}
+
+
+def test_max_projection_skips_empty_masks_and_checks_labels(ax):
+    masks = np.zeros((2, 16, 16), bool)
+    masks[0, 2:5, 2:5] = True
+    plot.max_projection(np.ones((16, 16)), ax, masks=masks, scale_um_per_px=None)
+    assert len(ax.patches) == 1
+    with pytest.raises(ValueError, match="labels has 1 entries for 2 masks"):
+        plot.max_projection(np.ones((16, 16)), ax, masks, labels=[1])
+    with pytest.raises(ValueError, match="labels needs masks"):
+        plot.max_projection(np.ones((16, 16)), ax, labels=[1])
+    with pytest.raises(ValueError, match="scale_um_per_px"):
+        plot.max_projection(np.ones((16, 16)), ax, scale_um_per_px=-1)
 
 
 def test_max_projection_scale_bar_and_validation(ax):
@@ -33,6 +53,7 @@ def test_max_projection_scale_bar_and_validation(ax):
     (line,) = ax.lines
     x = line.get_xdata()
     assert x[1] - x[0] == pytest.approx(100 / 0.78)
+    assert [t.get_text() for t in ax.texts] == ["100 µm"]
     with pytest.raises(ValueError, match="2-D"):
         plot.max_projection(np.zeros((2, 3, 4)), ax)
     with pytest.raises(ValueError, match="masks must have shape"):

@@ -157,3 +157,16 @@ def test_finished_observatory_has_normal_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o755
+
+
+def test_worker_processes_write_the_same_observatory(tmp_path):
+    import hashlib
+
+    from brainobs.synth import generate_observatory
+
+    digests = []
+    for w in (1, 2):
+        d = generate_observatory(tmp_path / f"w{w}", size="tiny", seed=3, workers=w)
+        digests.append({str(f.relative_to(d)): hashlib.sha256(f.read_bytes()).hexdigest()
+                        for f in sorted(d.rglob("*")) if f.is_file() and f.name != "brainobs.json"})
+    assert digests[0] == digests[1] and len(digests[0]) > 10

@@ -5,7 +5,16 @@
 >>> obs.cells(area="VISp", filters="p_dg < 0.05")  # doctest: +SKIP
 """
 
+from brainobs.catalog.coverage import MissingMetrics
 from brainobs.catalog.filters import FilterError, mask_for
-from brainobs.catalog.observatory import Observatory, default_data_dir, open_observatory
+from brainobs.catalog.observatory import (
+    CellSelection,
+    Observatory,
+    default_data_dir,
+    open_observatory,
+)
 
-__all__ = ["Observatory", "open_observatory", "default_data_dir", "FilterError", "mask_for"]
+__all__ = [
+    "CellSelection", "FilterError", "MissingMetrics", "Observatory", "default_data_dir", "mask_for",
+    "open_observatory",
+]

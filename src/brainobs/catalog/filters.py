@@ -107,13 +107,15 @@ def _norm_op(op: str, where: str) -> str:
 
 
 def parse(filters: Any) -> list[Clause]:
-    """Parse a filter string, an AllenSDK dict, or a list of them into clauses."""
+    """Parse a filter string, an AllenSDK dict, or a list of them (or of clauses) into clauses."""
     if filters is None:
         return []
     items = [filters] if isinstance(filters, (str, dict)) else list(filters)
     out = []
     for f in items:
-        if isinstance(f, dict):
+        if isinstance(f, Clause):
+            out.append(f)
+        elif isinstance(f, dict):
             missing = {"field", "op", "value"} - set(f)
             if missing:
                 raise FilterError(f"filter dict {f!r} lacks {sorted(missing)}")

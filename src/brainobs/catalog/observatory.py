@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import copy
 import os
+import shlex
 import tempfile
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ import pandas as pd
 from brainobs import vocab
 from brainobs._validate import as_int_list, check_choices
 from brainobs.errors import (
+    MissingMetricsWarning,
     NWBFileError,
     UnknownAreaError,
     UnknownCreLineError,
@@ -37,7 +41,15 @@ from brainobs.errors import (
 )
 
 from . import _source
-from .filters import mask_for
+from .coverage import (
+    MissingMetrics,
+    check_families,
+    coverage_table,
+    family_presence,
+    is_null_test,
+    missing_message,
+)
+from .filters import mask_for, parse
 
 STORE_SUBDIR = Path(".brainobs") / "catalog"
 TABLES = ("containers", "experiments", "cells")
@@ -112,6 +124,23 @@ def _overlay(cells: pd.DataFrame, computed: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([kept, pd.DataFrame(laid, index=cells.index)], axis=1)[order]
 
 
+@dataclass(frozen=True)
+class CellSelection:
+    """The answer of :meth:`Observatory.select_cells`: the cells, and what they lack.
+
+    Attributes
+    ----------
+    cells : pandas.DataFrame
+        The cell table rows, as :meth:`Observatory.cells` returns them.
+    missing : MissingMetrics or None
+        Selected containers without the metrics the query needs (see
+        :mod:`brainobs.catalog.coverage` for the rule); None when nothing is missing.
+    """
+
+    cells: pd.DataFrame
+    missing: MissingMetrics | None
+
+
 class Observatory:
     """Catalog of one data dir.
 
@@ -144,6 +173,8 @@ class Observatory:
         self.store_writable: bool = True
         self._tables: dict[str, pd.DataFrame] = {}
         self._raw_overrides: dict[str, list[dict]] = {}
+        # (cell table, its per-container family presence): recomputed when the table changes
+        self._presence: tuple[pd.DataFrame, pd.DataFrame] | None = None
 
     def __repr__(self) -> str:
         kind = "synthetic" if self.is_synthetic else "AllenSDK cache"
@@ -270,6 +301,17 @@ class Observatory:
             except OSError:
                 self.store_writable = False
         self._tables["cells"] = _overlay(source, computed)
+
+    def refresh(self) -> None:
+        """Forget the cell tables held in memory, so the next query reads the store again.
+
+        Needed after metrics were stored through another :class:`Observatory` (another
+        process, or :func:`brainobs.parallel.analyze_missing`'s workers). Does nothing when
+        the catalog lives in memory only (read-only data dir, :meth:`with_tables` copies).
+        """
+        if self.store_writable:
+            for name in ("cells", "_cells_source", COMPUTED):
+                self._tables.pop(name, None)
 
     # ------------------------------------------------------------ vocabularies
 
@@ -465,33 +507,240 @@ class Observatory:
         imaging_depth: Any = None,
         filters: Any = None,
         include_failed: bool = False,
+        *,
+        warn: bool = True,
     ) -> pd.DataFrame:
         """Cell specimens (cell_specimens.json columns) matching every given filter.
 
         ``filters``: ``"p_ns < 0.05"``, a list of such strings (AND) or AllenSDK dicts
         ``{'field': 'p_dg', 'op': '<', 'value': 0.05}`` — see :mod:`brainobs.catalog.filters`.
 
+        When containers of the selection have no computed metrics, a
+        :class:`~brainobs.errors.MissingMetricsWarning` says how many lack which family and
+        the ``brainobs analyze --missing ...`` command that computes them (rules in
+        :mod:`brainobs.catalog.coverage`: a metric filter on a missing family, or containers
+        without any metrics). ``warn=False`` silences it; :meth:`select_cells` returns the
+        same information as data.
+
         >>> obs.cells(area="VISp", filters=["p_dg < 0.05", "dsi_dg >= 0.5"])  # doctest: +SKIP
         """
+        sel = self.select_cells(
+            cell_specimen_id=cell_specimen_id, container_id=container_id, area=area,
+            cre_line=cre_line, imaging_depth=imaging_depth, filters=filters,
+            include_failed=include_failed,
+        )
+        if warn and sel.missing is not None:
+            warnings.warn(MissingMetricsWarning(sel.missing.message), stacklevel=2)
+        return sel.cells
+
+    def select_cells(
+        self,
+        cell_specimen_id: Any = None,
+        container_id: Any = None,
+        area: Any = None,
+        cre_line: Any = None,
+        imaging_depth: Any = None,
+        filters: Any = None,
+        include_failed: bool = False,
+    ) -> CellSelection:
+        """:meth:`cells` plus the containers of the selection that lack metrics, without warning.
+
+        Returns
+        -------
+        CellSelection
+            ``.cells`` (the table :meth:`cells` returns) and ``.missing``
+            (a :class:`~brainobs.catalog.coverage.MissingMetrics` or None).
+
+        >>> sel = obs.select_cells(cre_line="Vip-IRES-Cre", filters="p_ns < 0.05")  # doctest: +SKIP
+        >>> sel.missing.command  # doctest: +SKIP
+        'brainobs analyze --missing --cre-line Vip-IRES-Cre --family natural_scenes'
+        """
         df = self._table("cells")
-        mask = mask_for(df, filters)  # validates columns/operators first
+        clauses = parse(filters)
+        on_metrics = [c for c in clauses if vocab.metric_family(c.column)]
+        base = mask_for(df, [c for c in clauses if not vocab.metric_family(c.column)])
+        metric_mask = mask_for(df, on_metrics)  # validates columns/operators first
         ids = self._check_ids(cell_specimen_id, df["cell_specimen_id"], "cell specimen")
         cids = self._check_ids(
             container_id, self._table("containers")["id"], "experiment container"
         )
-        if not include_failed:
-            mask &= ~df["failed_experiment_container"].fillna(False).to_numpy(dtype=bool)
+        passed = ~df["failed_experiment_container"].fillna(False).to_numpy(dtype=bool)
         if ids is not None:
-            mask &= df["cell_specimen_id"].isin(ids).to_numpy()
+            base &= df["cell_specimen_id"].isin(ids).to_numpy()
         if cids is not None:
-            mask &= df["experiment_container_id"].isin(cids).to_numpy()
+            base &= df["experiment_container_id"].isin(cids).to_numpy()
         if (areas := self._check_area(area)) is not None:
-            mask &= df["area"].isin(areas).to_numpy()
+            base &= df["area"].isin(areas).to_numpy()
         if (cres := self._check_cre(cre_line)) is not None:
-            mask &= df["tld1_name"].isin(cres).to_numpy()
+            base &= df["tld1_name"].isin(cres).to_numpy()
         if (depths := as_int_list(imaging_depth, "imaging_depth")) is not None:
-            mask &= df["imaging_depth"].isin(depths).to_numpy()
-        return df[mask].reset_index(drop=True)
+            base &= df["imaging_depth"].isin(depths).to_numpy()
+        mask = base & metric_mask
+        if not include_failed:
+            mask &= passed
+        families = [vocab.metric_family(c.column) for c in on_metrics
+                    if not is_null_test(c.op, c.value)]
+        missing = self._missing_metrics(
+            df["experiment_container_id"][base & passed],
+            [f for f in vocab.METRIC_FAMILIES if f in families],
+            areas, cres, by_id=ids is not None or cids is not None,
+        )
+        return CellSelection(df[mask].reset_index(drop=True), missing)
+
+    # ---------------------------------------------------------------- coverage
+
+    def _family_presence(self) -> pd.DataFrame:
+        """Per container and family: does any cell have a value, or a stored computed one
+        (cached per cell table, which :meth:`save_cells` replaces)."""
+        cells = self._table("cells")
+        if self._presence is None or self._presence[0] is not cells:
+            computed = self._computed()
+            flags = {}
+            if len(computed):
+                comp = computed.set_index("cell_specimen_id")
+                ids = cells["cell_specimen_id"].to_numpy()
+                for col in (c for cols in vocab.FAMILY_COLUMNS.values() for c in cols):
+                    if _SAVED + col in comp.columns:
+                        saved = comp[_SAVED + col].reindex(ids).fillna(False)
+                        flags[col] = saved.to_numpy(dtype=bool)
+            saved_df = pd.DataFrame(flags, index=cells.index) if flags else None
+            self._presence = (cells, family_presence(cells, saved=saved_df))
+        return self._presence[1]
+
+    def _session_families(self, container_ids: list[int]) -> dict[int, list[str]]:
+        """Families each container's sessions show (from the experiments table)."""
+        exps = self._table("experiments")
+        sub = exps[exps["experiment_container_id"].isin(container_ids)]
+        return {int(c): vocab.session_families(types)
+                for c, types in sub.groupby("experiment_container_id")["session_type"]}
+
+    def sessions_on_disk(self, container_ids: Any = None) -> dict[int, bool]:
+        """Container id -> whether every session file of the container is on disk.
+
+        A container without sessions in the catalog counts as not on disk. Default: every
+        container (failed ones too).
+        """
+        ids = as_int_list(container_ids, "container ids")
+        if ids is None:
+            ids = [int(i) for i in self._table("containers")["id"]]
+        exps = self._table("experiments")
+        sub = exps[exps["experiment_container_id"].isin(ids)]
+        out = {int(i): False for i in ids}
+        for cid, eids in sub.groupby("experiment_container_id")["id"]:
+            out[int(cid)] = all(self._session_file(int(e)).is_file() for e in eids)
+        return out
+
+    def _missing_metrics(
+        self, container_ids: pd.Series, families: list[str], areas: list[str] | None,
+        cres: list[str] | None, by_id: bool,
+    ) -> MissingMetrics | None:
+        """The gap of a selection (see :mod:`brainobs.catalog.coverage` for the rules)."""
+        selected = pd.to_numeric(container_ids, errors="coerce").dropna().unique()
+        if not len(selected):
+            return None
+        selected = np.sort(selected.astype(np.int64))
+        presence = self._family_presence().reindex(selected, fill_value=False)
+        if families:
+            reason = "filter"
+            candidates = {f: presence.index[~presence[f].to_numpy(dtype=bool)] for f in families}
+            shows = self._session_families(sorted({int(c) for v in candidates.values() for c in v}))
+            lacking = {f: tuple(int(c) for c in v if f in shows.get(int(c), vocab.METRIC_FAMILIES))
+                       for f, v in candidates.items()}
+            lacking = {f: v for f, v in lacking.items() if v}
+        else:
+            reason = "no_metrics"
+            none = tuple(int(c) for c in presence.index[~presence.to_numpy(dtype=bool).any(axis=1)])
+            lacking = {f: none for f in vocab.METRIC_FAMILIES} if none else {}
+        if not lacking:
+            return None
+        all_lacking = sorted({c for v in lacking.values() for c in v})
+        on_disk = self.sessions_on_disk(all_lacking)
+        without = tuple(c for c in all_lacking if not on_disk[c])
+        command, python = self._fill_command(
+            all_lacking, families if reason == "filter" else None, areas, cres, by_id)
+        containers = self._table("containers")
+        message = missing_message(len(selected), lacking, reason, containers, command, python,
+                                  without)
+        return MissingMetrics(tuple(int(c) for c in selected), lacking, reason, command, python,
+                              without, message)
+
+    def _fill_command(
+        self, lacking: list[int], families: list[str] | None, areas: list[str] | None,
+        cres: list[str] | None, by_id: bool,
+    ) -> tuple[str, str]:
+        """The ``brainobs analyze ...`` command and the Python call that compute a gap."""
+        fams = [f for f in families or [] if f in vocab.FAMILY_COLUMNS]
+        args: list[str] = []
+        kwargs: list[str] = []
+        if by_id and len(lacking) <= 5:  # containers picked by id: name them
+            args += [f"--container {c}" for c in lacking]
+            kwargs.append(f"container_id={lacking}")
+            head = "brainobs analyze"
+        else:
+            if by_id:  # many containers by id: their areas and Cre lines
+                rows = self._table("containers")
+                rows = rows[rows["id"].isin(lacking)]
+                areas = sorted(rows["targeted_structure"].dropna().astype(str).unique())
+                cres = sorted(rows["cre_line"].dropna().astype(str).unique())
+            args += [f"--area {shlex.quote(a)}" for a in areas or []]
+            args += [f"--cre-line {shlex.quote(c)}" for c in cres or []]
+            kwargs += [f"area={list(areas)}"] if areas else []
+            kwargs += [f"cre_line={list(cres)}"] if cres else []
+            head = "brainobs analyze --missing"
+        args += [f"--family {f}" for f in fams]
+        kwargs += [f"families={fams}"] if fams else []
+        try:
+            default = self.data_dir.resolve() == default_data_dir().resolve()
+        except OSError:  # pragma: no cover - unresolvable home
+            default = False
+        if not default:
+            args.append(f"--data-dir {shlex.quote(str(self.data_dir))}")
+        python = f"brainobs.parallel.analyze_missing({', '.join(['obs', *kwargs])})"
+        return " ".join([head, *args]), python
+
+    def metric_coverage(
+        self, container_id: Any = None, area: Any = None, cre_line: Any = None,
+        families: Any = None, include_failed: bool = False,
+    ) -> pd.DataFrame:
+        """Which metric families each selected (non-failed) container has.
+
+        A container has a family when at least one of its cells has a non-null value in
+        one of the family's key columns (:data:`brainobs.vocab.FAMILY_COLUMNS`: ``p_dg``,
+        ``p_sg``, ``p_ns``, any ``reliability_nm*``, ``rf_chi2_lsn``), from the published
+        cell table or from metrics computed by brainobs — or when brainobs computed and
+        stored such a column for one of its cells, even as NaN (see
+        :mod:`brainobs.catalog.coverage`).
+
+        Parameters
+        ----------
+        container_id, area, cre_line
+            Select containers as in :meth:`containers`.
+        families : str or list of str, optional
+            Family columns to report (default: all five, in
+            :data:`brainobs.vocab.METRIC_FAMILIES` order).
+        include_failed : bool
+            Also report failed containers (left out by default).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per container: ``id, targeted_structure, cre_line, imaging_depth,
+            n_cells``, one bool column per family (named after it) and
+            ``sessions_on_disk`` (every NWB file of the container is present). The pure
+            computation is :func:`brainobs.catalog.coverage.coverage_table` (doctested).
+
+        Examples
+        --------
+        >>> obs.metric_coverage(cre_line="Cux2-CreERT2")  # doctest: +SKIP
+                  id targeted_structure      cre_line  imaging_depth  n_cells  drifting_gratings  ...
+        0  500000000               VISp  Cux2-CreERT2            275        8               True  ...
+        """
+        fams = check_families(families)
+        cont = self.containers(container_id=container_id, area=area, cre_line=cre_line,
+                               include_failed=include_failed)
+        on_disk = self.sessions_on_disk([int(i) for i in cont["id"]])
+        return coverage_table(cont, self._table("cells"), fams, on_disk,
+                              presence=self._family_presence())
 
     # ----------------------------------------------------------------- sessions
 
@@ -500,7 +749,10 @@ class Observatory:
         (eid,) = as_int_list([experiment_id], "experiment_id")  # type: ignore[misc]
         if not (self._table("experiments")["id"] == eid).any():
             raise UnknownIdError("ophys experiment", [eid], "the catalog")
-        return self._src.data_dir / (self._src.specs["EXPERIMENT_DATA"] % eid)
+        return self._session_file(eid)
+
+    def _session_file(self, experiment_id: int) -> Path:
+        return self._src.data_dir / (self._src.specs["EXPERIMENT_DATA"] % experiment_id)
 
     def session(self, experiment_id: int):
         """Open an experiment's NWB file as a :class:`brainobs.io.Session`."""
@@ -539,4 +791,6 @@ class Observatory:
         return _source.read_json(path) if path else []
 
 
-__all__ = ["Observatory", "open_observatory", "default_data_dir", "write_parquet_atomic"]
+__all__ = [
+    "CellSelection", "Observatory", "default_data_dir", "open_observatory", "write_parquet_atomic",
+]

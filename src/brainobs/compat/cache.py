@@ -12,7 +12,10 @@ downloaded). Differences from AllenSDK, on purpose:
   (a LookupError); when some exist the rest are ignored, as in AllenSDK;
 * ``get_ophys_experiments(experiment_container_ids=..., cell_specimen_ids=...)`` keeps
   the **intersection** of the given containers and the cells' containers (AllenSDK
-  computes a set difference, a bug).
+  computes a set difference, a bug);
+* ``get_cell_specimens`` warns (:class:`~brainobs.errors.MissingMetricsWarning`) when
+  containers of the selection have no computed metrics, instead of a silent empty or NaN
+  answer (``warn=False`` silences it).
 
 Example
 -------
@@ -24,6 +27,7 @@ Example
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +37,7 @@ import pandas as pd
 from brainobs import vocab
 from brainobs.catalog import _source
 from brainobs.catalog.observatory import Observatory, default_data_dir
-from brainobs.errors import DataDirError, NWBFileError, UnknownIdError
+from brainobs.errors import DataDirError, MissingMetricsWarning, NWBFileError, UnknownIdError
 
 SIMPLE_CONTAINER_KEYS = [
     "id", "imaging_depth", "targeted_structure", "cre_line", "reporter_line", "donor_name",
@@ -242,20 +246,30 @@ class BrainObservatoryCache:
         include_failed=False,
         simple=True,
         filters=None,
+        *,
+        warn=True,
     ) -> list[dict]:
         """Cell specimens as a list of dicts.
 
         ``filters``: AllenSDK dicts ``{'field', 'op', 'value'}`` (ops ``=, <, >, <=, >=,
         between, in, is``) or brainobs strings like ``"p_dg < 0.05"``. ``simple`` drops the
         thumbnail-path columns (stimulus mappings with item_type 'T', level 'R').
+
+        Unlike AllenSDK, containers of the selection whose metrics were never computed
+        are reported by a :class:`~brainobs.errors.MissingMetricsWarning` naming them and
+        the ``brainobs analyze --missing ...`` command (same rule as
+        :meth:`brainobs.catalog.Observatory.cells`); ``warn=False`` silences it.
         """
         obs = self._obs_from(self.CELL_SPECIMENS_KEY, file_name)
-        df = obs.cells(
+        sel = obs.select_cells(
             cell_specimen_id=ids,
             container_id=experiment_container_ids,
             filters=filters,
             include_failed=include_failed,
         )
+        if warn and sel.missing is not None:
+            warnings.warn(MissingMetricsWarning(sel.missing.message), stacklevel=2)
+        df = sel.cells
         if simple:
             df = df.drop(columns=[c for c in df.columns if c in self._thumbnail_columns()])
         return _records(df)

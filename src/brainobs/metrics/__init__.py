@@ -63,17 +63,18 @@ __all__ = [
     "static_gratings_from_traces", "static_gratings_result", "sweep_response",
 ]
 
-# stimulus family -> (module, function, the stimuli that trigger it)
+# stimulus family -> (module, function, the stimuli that trigger it); the families, their
+# stimuli and their key columns are facts of the dataset kept in brainobs.vocab
+# (METRIC_FAMILIES, FAMILY_STIMULI, FAMILY_COLUMNS), shared with the catalog's coverage.
+_FAMILY_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "drifting_gratings": ("gratings", "drifting_gratings"),
+    "static_gratings": ("gratings", "static_gratings"),
+    "natural_scenes": ("scenes", "natural_scenes"),
+    "natural_movies": ("movies", "natural_movies"),
+    "locally_sparse_noise": ("rf", "locally_sparse_noise"),
+}
 FAMILIES: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "drifting_gratings": ("gratings", "drifting_gratings", ("drifting_gratings",)),
-    "static_gratings": ("gratings", "static_gratings", ("static_gratings",)),
-    "natural_scenes": ("scenes", "natural_scenes", ("natural_scenes",)),
-    "natural_movies": ("movies", "natural_movies", vocab.MOVIE_STIMULI),
-    "locally_sparse_noise": (
-        "rf",
-        "locally_sparse_noise",
-        ("locally_sparse_noise", "locally_sparse_noise_4deg", "locally_sparse_noise_8deg"),
-    ),
+    f: (*_FAMILY_FUNCTIONS[f], vocab.FAMILY_STIMULI[f]) for f in vocab.METRIC_FAMILIES
 }
 
 # Published per-session suffix of columns that exist in every session (reliability_nm1).

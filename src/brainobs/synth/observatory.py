@@ -607,6 +607,7 @@ def generate_observatory(
     areas: str | list[str] | None = None,
     progress: Progress | None = None,
     overwrite: bool = False,
+    workers: int | None = None,
 ) -> Path:
     """Write a complete synthetic Allen Brain Observatory into ``out_dir``; return its path.
 
@@ -666,6 +667,9 @@ def generate_observatory(
         ``areas``); given explicitly they override the config's list
     progress : optional ``progress(done, total, description)`` callback
     overwrite : replace an existing non-empty ``out_dir``
+    workers : processes writing containers at once (default: the machine's cores, at most
+        one per container). Every container is drawn from its own seeded generator, so the
+        result is identical whatever the number of workers.
 
     Raises
     ------
@@ -729,10 +733,10 @@ def generate_observatory(
         nwb_dir.mkdir()
         (tmp / GROUND_TRUTH_DIR).mkdir()
         containers, experiments, cell_rows = [], [], []
-        for i, spec in enumerate(specs):
+        for i, (spec, (c, exps, gt, rows)) in enumerate(
+                zip(specs, _generate_all(specs, cfg, preset, int(seed), tpl, nwb_dir, workers), strict=True)):
             if progress:
                 progress(i + 1, total, f"container {spec.container_id} ({spec.cre_line}, {spec.area})")
-            c, exps, gt, rows = _generate_container(spec, cfg, preset, int(seed), tpl, nwb_dir)
             containers.append(c)
             experiments.extend(exps)
             cell_rows.extend(rows)
@@ -764,6 +768,27 @@ def generate_observatory(
     if progress:
         progress(total, total, "done")
     return out
+
+
+def _generate_all(specs: list[Any], cfg: dict[str, Any], preset: Any, seed: int, tpl: Any,
+                  nwb_dir: Path, workers: int | None) -> Any:
+    """The containers' results in order, from a pool of processes when it pays off."""
+    import functools
+
+    n = min(len(specs), max(1, int(workers if workers is not None else (os.cpu_count() or 1))))
+    func = functools.partial(_generate_container, cfg=cfg, size=preset, seed=seed, tpl=tpl,
+                             nwb_dir=nwb_dir)
+    if n <= 1:
+        yield from map(func, specs)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork: the workers inherit the templates instead of unpickling them (spawn elsewhere)
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        yield from pool.map(func, specs)
 
 
 def read_ground_truth(data_dir: str | PathLike, container_id: int | None = None) -> pd.DataFrame:

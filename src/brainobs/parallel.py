@@ -1,0 +1,347 @@
+"""Per-container work mapped over the catalog: compute the metrics that are missing.
+
+:func:`analyze_missing` finds the selected containers that lack metric families and runs
+**one** per-container function, :func:`analyze_one_container`, over their ids with
+:func:`map_containers`. That function takes the data dir (not an open
+:class:`~brainobs.catalog.Observatory`), opens its own catalog, computes
+(:func:`brainobs.metrics.analyze_catalog_container`), stores, and returns a small picklable
+:class:`ContainerResult` — so it can run in another process unchanged.
+
+A **mapper** is any callable ``mapper(func, iterable) -> iterable of results``. The
+default is serial (a plain generator, results as they come); others drop in without
+changing anything else, e.g. ``concurrent.futures.ProcessPoolExecutor().map`` or, in a
+later issue, a Dask one (``lambda f, ids: client.gather(client.map(f, list(ids)))``).
+Results may arrive in any order: each carries its container id.
+
+.. note::
+   Each container's metrics are stored with
+   :meth:`~brainobs.catalog.Observatory.save_cells`, a read-merge-write of one Parquet
+   file. That is safe with the serial mapper; concurrent mappers need a store that
+   accepts concurrent writers (a separate issue) or they may lose each other's updates.
+
+Examples
+--------
+>>> import brainobs as bo
+>>> from brainobs.parallel import analyze_missing
+>>> obs = bo.open_observatory()                            # doctest: +SKIP
+>>> report = analyze_missing(obs, cre_line="Vip-IRES-Cre")  # doctest: +SKIP
+>>> report.table()                                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from brainobs import vocab
+from brainobs.catalog import Observatory, open_observatory
+from brainobs.catalog.coverage import check_families
+
+DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+
+Progress = Callable[[int, int, str], None]
+Mapper = Callable[[Callable[[int], Any], Iterable[int]], Iterable[Any]]
+
+
+@dataclass(frozen=True)
+class ContainerResult:
+    """What happened to one container.
+
+    Attributes
+    ----------
+    container_id : int
+    status : {"done", "skipped", "failed"}
+    families : tuple of str
+        Families computed (done), to compute (failed) or lacking (skipped).
+    n_cells : int
+        Cells whose metrics were stored (done).
+    reason : str
+        Why it was skipped or failed (``"NWBFileError: ..."``); empty when done.
+    seconds : float
+        Wall time spent on it.
+    detail : str
+        The traceback of a failure (for debugging; not printed by default).
+    """
+
+    container_id: int
+    status: str
+    families: tuple[str, ...] = ()
+    n_cells: int = 0
+    reason: str = ""
+    seconds: float = 0.0
+    detail: str = field(default="", repr=False)
+
+
+@dataclass
+class AnalyzeReport:
+    """The outcome of :func:`analyze_missing`: done, skipped and failed containers.
+
+    Each list holds :class:`ContainerResult` records sorted by container id.
+    """
+
+    done: list[ContainerResult] = field(default_factory=list)
+    skipped: list[ContainerResult] = field(default_factory=list)
+    failed: list[ContainerResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no container failed."""
+        return not self.failed
+
+    def table(self) -> pd.DataFrame:
+        """One row per container: ``container_id, status, families, n_cells, seconds, reason``.
+
+        >>> report = AnalyzeReport(done=[ContainerResult(7, "done", ("natural_scenes",), 8)])
+        >>> report.table().iloc[0].to_dict()
+        {'container_id': 7, 'status': 'done', 'families': 'natural_scenes', 'n_cells': 8, 'seconds': 0.0, 'reason': ''}
+        """
+        rows = [
+            {"container_id": r.container_id, "status": r.status, "families": ", ".join(r.families),
+             "n_cells": r.n_cells, "seconds": round(r.seconds, 2), "reason": r.reason}
+            for r in [*self.done, *self.failed, *self.skipped]
+        ]
+        cols = ["container_id", "status", "families", "n_cells", "seconds", "reason"]
+        return pd.DataFrame(rows, columns=cols).astype({"container_id": "int64", "n_cells": "int64"})
+
+    def __str__(self) -> str:
+        return (f"{len(self.done)} container(s) analyzed, {len(self.skipped)} skipped, "
+                f"{len(self.failed)} failed")
+
+
+def map_containers(
+    func: Callable[[int], Any], ids: Iterable[int], mapper: Mapper | None = None
+) -> Iterator[Any]:
+    """Apply ``func`` to every container id, serially by default.
+
+    Parameters
+    ----------
+    func : callable
+        ``func(container_id) -> result``; picklable (a module-level function or a
+        :func:`functools.partial` of one) when ``mapper`` runs it in other processes.
+    ids : iterable of int
+        Container ids.
+    mapper : callable, optional
+        ``mapper(func, ids) -> iterable of results`` (any order). Default: serial, lazy.
+
+    Returns
+    -------
+    iterator
+        The results, as the mapper yields them.
+
+    Examples
+    --------
+    >>> list(map_containers(lambda cid: cid * 2, [1, 2]))
+    [2, 4]
+    >>> list(map_containers(lambda cid: cid + 1, [1, 2], mapper=lambda f, xs: [f(x) for x in xs]))
+    [2, 3]
+    """
+    ids = [int(i) for i in ids]
+    if mapper is None:
+        return (func(i) for i in ids)
+    return iter(mapper(func, ids))
+
+
+def analyze_one_container(
+    data_dir: str | os.PathLike[str],
+    container_id: int,
+    families: list[str] | tuple[str, ...] | None = None,
+    *,
+    missing_only: bool = False,
+    seed: int = 1,
+    n_shuffles: int = 10_000,
+) -> ContainerResult:
+    """Compute and store the metrics of one container; never raises for a bad container.
+
+    Opens its own :class:`~brainobs.catalog.Observatory` on ``data_dir`` (so it pickles
+    and runs anywhere the data dir is reachable), runs
+    :func:`brainobs.metrics.analyze_catalog_container` and stores the result in the
+    catalog.
+
+    Parameters
+    ----------
+    data_dir : path
+        The observatory's data dir.
+    container_id : int
+    families : list of str, optional
+        Families to compute (default: every family its sessions show).
+    missing_only : bool
+        Compute only those of ``families`` the container has no metrics for yet (skipped
+        when it has them all) — what :func:`analyze_missing` asks for, so a rerun or a
+        retried task does no work twice.
+    seed, n_shuffles : int
+        Receptive-field shuffle test, as in :func:`brainobs.metrics.analyze`.
+
+    Returns
+    -------
+    ContainerResult
+        ``done`` with the number of cells stored; ``skipped`` (nothing missing); or
+        ``failed`` with the reason (``"NWBFileError: ... truncated ..."``) and the
+        traceback in ``detail`` — any exception of the container (corrupt or missing file,
+        computation error, unwritable store) is recorded, not raised, so one bad container
+        does not stop the others.
+    """
+    from brainobs.metrics import analyze_catalog_container
+
+    start = time.perf_counter()
+    cid = int(container_id)
+    fams = tuple(check_families(families))
+    try:
+        obs = Observatory(data_dir)
+        if missing_only:
+            cov = obs.metric_coverage(container_id=cid, families=list(fams), include_failed=True)
+            fams = tuple(f for f in fams if cov.empty or not cov[f].iloc[0])
+            if not fams:
+                return ContainerResult(cid, SKIPPED, (), reason="complete: nothing missing",
+                                       seconds=time.perf_counter() - start)
+        table = analyze_catalog_container(obs, cid, families=list(fams), seed=seed,
+                                          n_shuffles=n_shuffles, store=True)
+        if not obs.store_writable:
+            raise OSError(f"the catalog store in {obs.store_dir} is not writable: "
+                          "the metrics were computed but not saved")
+    except Exception as exc:  # any error of this container: recorded, the others go on
+        return ContainerResult(cid, FAILED, fams, reason=f"{type(exc).__name__}: {exc}",
+                               seconds=time.perf_counter() - start,
+                               detail=traceback.format_exc())
+    return ContainerResult(cid, DONE, fams, n_cells=len(table),
+                           seconds=time.perf_counter() - start)
+
+
+def _missing_files(obs: Observatory, experiment_ids: Iterable[int]) -> list[str]:
+    return [obs.session_path(int(e)).name for e in experiment_ids
+            if not obs.session_path(int(e)).is_file()]
+
+
+def plan_missing(
+    obs: Observatory,
+    *,
+    area: Any = None,
+    cre_line: Any = None,
+    families: Any = None,
+    container_id: Any = None,
+) -> tuple[list[int], list[ContainerResult]]:
+    """Which selected containers :func:`analyze_missing` would analyze, and which it skips.
+
+    Returns
+    -------
+    todo : list of int
+        Non-failed containers with every session file on disk that lack at least one of
+        the requested families their sessions show.
+    skipped : list of ContainerResult
+        The other selected containers, with the reason (complete; session files missing).
+    """
+    fams = check_families(families)
+    cov = obs.metric_coverage(container_id=container_id, area=area, cre_line=cre_line,
+                              families=fams)
+    exps = obs.experiments(container_id=cov["id"].tolist()) if len(cov) else obs.experiments().iloc[:0]
+    shows = {int(c): vocab.session_families(g["session_type"])
+             for c, g in exps.groupby("experiment_container_id")}
+    sessions = {int(c): g["id"].tolist() for c, g in exps.groupby("experiment_container_id")}
+    todo: list[int] = []
+    skipped: list[ContainerResult] = []
+    for row in cov.itertuples(index=False):
+        cid = int(row.id)
+        wanted = [f for f in fams if f in shows.get(cid, [])]
+        lacking = tuple(f for f in wanted if not getattr(row, f))
+        if not wanted:
+            skipped.append(ContainerResult(cid, SKIPPED, reason="its sessions show none of: "
+                                           + ", ".join(fams)))
+        elif not lacking:
+            skipped.append(ContainerResult(cid, SKIPPED, reason="complete: has "
+                                           + ", ".join(wanted) + " metrics"))
+        elif not row.sessions_on_disk:
+            gone = _missing_files(obs, sessions.get(cid, []))
+            where = obs.session_path(int(sessions[cid][0])).parent if sessions.get(cid) else obs.data_dir
+            skipped.append(ContainerResult(
+                cid, SKIPPED, lacking,
+                reason=f"session files not on disk: {', '.join(gone) or 'no sessions listed'} "
+                       f"(in {where}; brainobs does not download)"))
+        else:
+            todo.append(cid)
+    return todo, skipped
+
+
+def analyze_missing(
+    obs: Observatory | str | os.PathLike[str],
+    *,
+    area: Any = None,
+    cre_line: Any = None,
+    families: Any = None,
+    container_id: Any = None,
+    seed: int = 1,
+    n_shuffles: int = 10_000,
+    progress: Progress | None = None,
+    mapper: Mapper | None = None,
+) -> AnalyzeReport:
+    """Compute and store the metrics that the selected containers lack.
+
+    Selects the non-failed containers (``area``, ``cre_line``, ``container_id`` as in
+    :meth:`~brainobs.catalog.Observatory.containers`) that lack any of ``families``
+    (:meth:`~brainobs.catalog.Observatory.metric_coverage`) and have every session file on
+    disk, then maps :func:`analyze_one_container` over them with :func:`map_containers`.
+    Each container computes only the families it lacks. Completed containers are stored
+    one by one, so an interrupted run resumes where it stopped.
+
+    Parameters
+    ----------
+    obs : Observatory or path
+        The catalog (its data dir is what the per-container function opens).
+    area, cre_line, container_id : optional
+        Container selection (str or list); default all.
+    families : str or list of str, optional
+        Families to fill (default: all five; each container gets those its sessions show).
+    seed, n_shuffles : int
+        Receptive-field shuffle test (:func:`brainobs.metrics.analyze`).
+    progress : callable, optional
+        ``progress(done, total, description)``: once before the first container and after
+        each.
+    mapper : callable, optional
+        ``mapper(func, ids) -> iterable of results``; default serial (see module doc).
+
+    Returns
+    -------
+    AnalyzeReport
+        ``done``, ``skipped`` (complete, or session files missing, with the reason) and
+        ``failed`` (id and reason) containers. ``obs`` is refreshed, so its queries see the
+        new metrics.
+
+    Examples
+    --------
+    >>> report = analyze_missing(obs, cre_line="Vip-IRES-Cre")   # doctest: +SKIP
+    >>> print(report)                                            # doctest: +SKIP
+    3 container(s) analyzed, 1 skipped, 0 failed
+    """
+    if not isinstance(obs, Observatory):
+        obs = open_observatory(Path(obs))
+    fams = check_families(families)
+    todo, skipped = plan_missing(obs, area=area, cre_line=cre_line, families=fams,
+                                 container_id=container_id)
+    report = AnalyzeReport(skipped=skipped)
+    total = len(todo)
+    if progress:
+        progress(0, total, f"analyzing {total} container(s)")
+    func = functools.partial(analyze_one_container, obs.data_dir, families=fams,
+                             missing_only=True, seed=seed, n_shuffles=n_shuffles)
+    try:
+        for i, res in enumerate(map_containers(func, todo, mapper=mapper), start=1):
+            {DONE: report.done, SKIPPED: report.skipped, FAILED: report.failed}[res.status].append(res)
+            if progress:
+                progress(i, total, f"container {res.container_id}: {res.status}")
+    finally:
+        obs.refresh()  # the workers stored through their own Observatory
+    for results in (report.done, report.skipped, report.failed):
+        results.sort(key=lambda r: r.container_id)
+    return report
+
+
+__all__ = [
+    "AnalyzeReport", "ContainerResult", "analyze_missing", "analyze_one_container",
+    "map_containers", "plan_missing",
+]
