@@ -55,6 +55,7 @@ class Fmt(StrEnum):
 class Size(StrEnum):
     tiny = "tiny"
     small = "small"
+    compare = "compare"
     full = "full"
 
 
@@ -227,7 +228,7 @@ def demo(
 @app.command(epilog="Example: brainobs synth --out ~/synthetic-obs --size small --seed 1")
 def synth(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to create (must not exist or be empty, unless --overwrite).")],
-    size: Annotated[Size, typer.Option(help="tiny (tests), small (demo) or full (real session length).")] = Size.small,
+    size: Annotated[Size, typer.Option(help="tiny (tests), small (demo), compare (12 repeats of each grating, for comparing Cre lines) or full (real session length).")] = Size.small,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same observatory.")] = 0,
     config: Annotated[Path | None, typer.Option(help="TOML file overriding the per-Cre-line tuning distributions.")] = None,
     containers: Annotated[int | None, typer.Option(help="Number of experiment containers (default set by --size).")] = None,

@@ -11,7 +11,10 @@ Rules (``rule=``)
     condition respond, judged on L0 calcium events, which the NWB files do not hold. The
     analogue on dF/F counts preferred-condition trials whose own per-sweep p-value (the
     published sweep ANOVA) is < 0.05: ``frac_sig_trials_dg > 0.25`` (and ``_sg``, ``_ns``).
-    Sparse noise uses the ``"p"`` rule (there is no per-trial analogue).
+    Sparse noise uses the ``"p"`` rule (there is no per-trial analogue). The per-sweep
+    ANOVA is anti-conservative on unresponsive cells (10–18 % of their trials come out
+    significant on the synthetic data), so with few trials per condition (~6) this rule
+    admits a quarter of unresponsive cells; with ~12 or more it admits about 1 %.
 ``"given"``
     The table's own ``responsive_dg`` ... columns, e.g. the survey's event-based
     ``responsive_dg`` of the SWDB-2019 table.
