@@ -1,7 +1,8 @@
 """The comparison finds every difference planted in a synthetic observatory, with the right
 sign and a significant Holm-corrected test, and none in the null observatory.
 
-Each observatory (4 Cre lines × 3 containers × 30 cells, VISp) is generated and its drifting
+Each observatory (4 planted lines + the reference line × 3 containers × 25 cells, VISp) is
+generated and its drifting
 gratings analyzed once per test session; `benchmarks/planted_truth.py` measures the detection
 and false-positive rates over many seeds.
 """
