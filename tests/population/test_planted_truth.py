@@ -2,9 +2,8 @@
 sign and a significant Holm-corrected test, and none in the null observatory.
 
 Each observatory (4 planted lines + the reference line × 3 containers × 25 cells, VISp) is
-generated and its drifting
-gratings analyzed once per test session; `benchmarks/planted_truth.py` measures the detection
-and false-positive rates over many seeds.
+generated and its drifting gratings analyzed once per test session;
+`benchmarks/planted_truth.py` measures the detection and false-positive rates over many seeds.
 """
 
 from __future__ import annotations
