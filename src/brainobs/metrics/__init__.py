@@ -239,8 +239,10 @@ def analyze_catalog_container(
     ``BrainObservatoryCache.get_cell_specimens()`` and ``brainobs cells --filter`` return it.
     """
     exps = obs.experiments(container_id=int(container_id), include_failed=True)
-    sessions = [obs.session(int(i)) for i in exps["id"]]
-    try:
+    sessions: list[Any] = []
+    try:  # opened inside the try: a file that fails to open closes the ones before it
+        for i in exps["id"]:
+            sessions.append(obs.session(int(i)))
         table = analyze_container(sessions, families=families, seed=seed, n_shuffles=n_shuffles,
                                   progress=progress)
     finally:
