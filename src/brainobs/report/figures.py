@@ -40,9 +40,9 @@ def data_uri(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(fig)).decode("ascii")
 
 
-def _badge(ax: Any, synthetic: bool) -> None:
+def _badge(ax: Any, synthetic: bool, loc: str = "lower right") -> None:
     if synthetic:
-        synthetic_badge(ax)
+        synthetic_badge(ax, loc=loc)
 
 
 def max_projection_figure(session: Any, *, synthetic: bool = False, title: str | None = None) -> Figure:
@@ -125,7 +125,7 @@ def comparison_figure(res: Any, table: pd.DataFrame, *, synthetic: bool = False,
                       width: float | None = None) -> Figure:
     fig, ax = new_figure(width or max(6.0, 0.55 * len(res.groups) + 2.5), 4.2)
     plot.comparison(res, table, ax)
-    _badge(ax, synthetic)
+    _badge(ax, synthetic, "upper right")  # bars and violins rise from the bottom
     return fig
 
 
