@@ -126,7 +126,8 @@ def detect_events(traces: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> n
     --------
     >>> rng = np.random.default_rng(0)
     >>> dff = rng.normal(0, 0.01, (1, 4000))
-    >>> dff[0, 1005:1030] += 1.0 * np.exp(-np.arange(25) / 8)   # one transient
+    >>> transient = np.r_[np.linspace(0, 1, 6), np.exp(-np.arange(25) / 8)]  # rise, decay
+    >>> dff[0, 1005:1036] += transient
     >>> starts = np.arange(10, 3900, 8); ev = detect_events(dff, starts, starts + 8)
     >>> starts[ev[0]]
     array([1002])

@@ -69,7 +69,7 @@ def running_modulation(
     >>> s = np.array([0.0, 0, 0, 0, 5, 5, 5, 5])
     >>> mod, p = running_modulation(r, s, np.ones_like(r, bool), min_trials=2)
     >>> round(float(mod[0]), 3)
-    0.609
+    0.696
     """
     x = np.asarray(responses, dtype=np.float64)
     sp = np.asarray(speed, dtype=np.float64).reshape(-1)
