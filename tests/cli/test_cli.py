@@ -32,7 +32,8 @@ def obs_dir(tiny_observatory: Path, tmp_path_factory) -> Path:
 def test_help_lists_every_command(capsys):
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for cmd in ("demo", "synth", "cre-lines", "areas", "containers", "experiments", "cells", "session"):
+    for cmd in ("demo", "synth", "cre-lines", "areas", "containers", "experiments", "cells", "session",
+                "analyze", "compare", "report"):
         assert cmd in out
 
 
