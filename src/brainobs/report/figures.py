@@ -149,7 +149,7 @@ def composition_figure(composition: pd.DataFrame, title: str, *, synthetic: bool
 def decoding_figure(summary: pd.DataFrame, title: str, *, synthetic: bool = False) -> Figure:
     fig, ax = new_figure(max(5.0, 0.8 * len(summary) + 2), 3.6)
     plot.decoding_accuracy(summary, ax)
-    ax.set_title(title)
+    fig.suptitle(title)  # the legend sits just above the axes
     _badge(ax, synthetic)
     return fig
 
