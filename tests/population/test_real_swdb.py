@@ -124,3 +124,25 @@ def test_describe_many_metrics(table, swdb_raw):
     assert got["q25"].to_dict() == pytest.approx(q[0.25].to_dict())
     assert got["q75"].to_dict() == pytest.approx(q[0.75].to_dict())
     assert (got["population"].str.contains("responsive")).all()
+
+
+@pytest.mark.parametrize("cre", ["Sst-IRES-Cre", "Ntsr1-Cre_GN220"])
+def test_readme_role_profiles(table, swdb_raw, cre):
+    from brainobs.population import role_profile
+
+    prof = role_profile(table, cre, n_boot=200)
+    rows = prof.table.set_index("feature")
+    mine, rest = swdb_raw[swdb_raw.tld1_name == cre], swdb_raw[swdb_raw.tld1_name != cre]
+    assert rows.loc["responsive_dg", "value"] == pytest.approx(mine.responsive_dg.mean())
+    assert rows.loc["responsive_dg", "reference_value"] == pytest.approx(rest.responsive_dg.mean())
+    p = sps.fisher_exact(pd.crosstab(swdb_raw.tld1_name == cre, swdb_raw.responsive_dg)).pvalue
+    assert rows.loc["responsive_dg", "p"] == pytest.approx(p, rel=1e-9, abs=1e-300)
+    r_mine, r_rest = mine[mine.responsive_dg], rest[rest.responsive_dg]
+    assert rows.loc["g_osi_dg", "value"] == pytest.approx(r_mine.g_osi_dg.median())
+    assert rows.loc["g_osi_dg", "reference_value"] == pytest.approx(r_rest.g_osi_dg.median())
+    u = sps.mannwhitneyu(r_mine.g_osi_dg, r_rest.g_osi_dg).pvalue
+    assert rows.loc["g_osi_dg", "p"] == pytest.approx(u)
+    text = " ".join(prof.sentences)
+    assert f"{100 * mine.responsive_dg.mean():.0f} % respond to drifting gratings" in text
+    sign = "higher" if r_mine.g_osi_dg.median() > r_rest.g_osi_dg.median() else "lower"
+    assert f"{sign} orientation selectivity" in text  # both differ, Holm-significant
