@@ -614,11 +614,16 @@ def compare(
 
     keys = [b.strip() for b in by.split(",") if b.strip()]
     if cells is not None:
+        from brainobs._validate import check_choices
+        from brainobs.errors import UnknownAreaError, UnknownCreLineError
+        from brainobs.population.table import full_cre_line
+
         table = from_table(_read_cells_file(cells), _column_map(column_map))
-        if area:
-            table = table[table["area"].isin(area)]
-        if cre_line:
-            table = table[table["cre_line"].isin(cre_line)]
+        for col, wanted, err in (("area", area, UnknownAreaError), ("cre_line", cre_line, UnknownCreLineError)):
+            if wanted:  # validated against the table's own values (closest-match errors)
+                names = [full_cre_line(w) for w in wanted] if col == "cre_line" else wanted
+                chosen = check_choices(names, sorted(table[col].dropna().unique()), err, col)
+                table = table[table[col].isin(chosen or [])]
     else:
         if column_map:
             raise typer.BadParameter("--column-map applies to --cells tables only", param_hint="--column-map")

@@ -92,3 +92,15 @@ def test_compare_errors_are_one_line(capsys, tmp_path):
     code, _, err = run(capsys, "compare", "--cells", need(SWDB), "--metric", "g_osi_dg",
                        "--column-map", "tld1_name")
     assert code == 2 and "old=new" in err
+
+
+def test_compare_external_table_selection(capsys):
+    code, out, err = run(capsys, "compare", "--cells", need(SWDB), "--metric", "responsive_dg",
+                         "--cre-line", "Sst", "--cre-line", "vip-ires-cre", "--format", "json", "--n-boot", "50")
+    assert code == 0, err
+    assert [g["cre_line"] for g in json.loads(out)["groups"]] == ["Sst-IRES-Cre", "Vip-IRES-Cre"]
+    code, _, err = run(capsys, "compare", "--cells", need(SWDB), "--metric", "responsive_dg",
+                       "--cre-line", "Pvalb-IRES-Cre")
+    assert code == 2 and "Pvalb-IRES-Cre" in err and "Sst-IRES-Cre" in err  # lists what the table has
+    code, _, err = run(capsys, "compare", "--cells", need(SWDB), "--metric", "responsive_dg", "--area", "VISp")
+    assert code == 2 and "VISp" in err
