@@ -107,11 +107,18 @@ def test_degenerate_tests_are_nan_not_made_up():
 
 
 def test_weighted_delta_equals_delta_of_the_resamples():
+    # the δ intervals of compare: rank sums of per-replicate histograms over the pooled values
+    from brainobs.population.compare import _binned_histograms, _delta_from_hist, _rank_sums
+
     rng = np.random.default_rng(5)
     x, y = rng.integers(0, 6, 20).astype(float), rng.integers(0, 6, 15).astype(float)
     wx = stats.bootstrap_weights(20, None, 10, rng)
     wy = stats.bootstrap_weights(15, None, 10, rng)
-    got = stats.weighted_cliffs_delta(x, y, wx, wy)
+    hists, exact = _binned_histograms({"x": np.sort(x), "y": np.sort(y)},
+                                      {"x": wx[:, np.argsort(x, kind="stable")],
+                                       "y": wy[:, np.argsort(y, kind="stable")]})
+    assert exact
+    got = _delta_from_hist(hists["x"], _rank_sums(hists["y"]), hists["y"].sum(axis=1))
     ref = [stats.cliffs_delta(np.repeat(x, wx[b].astype(int)), np.repeat(y, wy[b].astype(int)))
            for b in range(10)]
     assert np.allclose(got, ref)

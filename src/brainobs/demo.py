@@ -48,15 +48,15 @@ def _save(fig: Any, path: Path) -> Path:
 
 def _ensure_metrics(obs: Any, log: Callable[[str], None]) -> None:
     """Compute and store the DG and NS metrics of every container that lacks them."""
-    from brainobs.parallel import analyze_missing, plan_missing
+    from brainobs.parallel import analyze_missing
 
-    todo, _ = plan_missing(obs, families=DEMO_FAMILIES)
-    if not todo:
-        return
-    log(f"Computing drifting-grating and natural-scene metrics of {len(todo)} container(s) (as "
-        "`brainobs analyze --missing --family drifting_gratings --family natural_scenes` "
-        "would) and storing them in the catalog ...")
-    report = analyze_missing(obs, families=DEMO_FAMILIES)
+    def announce(done: int, total: int, _: str) -> None:
+        if done == 0 and total:
+            log(f"Computing drifting-grating and natural-scene metrics of {total} container(s) (as "
+                "`brainobs analyze --missing --family drifting_gratings --family natural_scenes` "
+                "would) and storing them in the catalog ...")
+
+    report = analyze_missing(obs, families=DEMO_FAMILIES, progress=announce)
     for r in report.failed:
         log(f"  container {r.container_id} could not be analyzed: {r.reason}")
 

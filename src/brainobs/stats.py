@@ -414,31 +414,9 @@ def fisher_exact(k1: int, n1: int, k2: int, n2: int) -> HypothesisTest:
     return HypothesisTest("Fisher exact", float(r.statistic), float("nan"), float(r.pvalue))
 
 
-def weighted_cliffs_delta(x: Any, y: Any, wx: np.ndarray, wy: np.ndarray) -> np.ndarray:
-    """Cliff's δ of ``x`` vs ``y`` under each row of resampling weights (n_boot, ·).
-
-    δ_b = Σ_ij wx_bi wy_bj sign(x_i − y_j) / (Σ wx_b · Σ wy_b): exactly
-    :func:`cliffs_delta` of the materialised resamples.
-    """
-    a = _as_1d(x, "x")
-    b = _as_1d(y, "y")
-    order = np.argsort(b, kind="stable")
-    bs = b[order]
-    cum = np.concatenate([np.zeros((wy.shape[0], 1)), np.cumsum(wy[:, order], axis=1, dtype=np.float64)],
-                         axis=1)
-    left = np.searchsorted(bs, a, side="left")
-    right = np.searchsorted(bs, a, side="right")
-    total_y = cum[:, -1]
-    below = cum[:, left]                    # weight of y strictly below each x
-    above = total_y[:, None] - cum[:, right]  # weight of y strictly above each x
-    num = (wx.astype(np.float64) * (below - above)).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return num / (wx.sum(axis=1, dtype=np.float64) * total_y)
-
-
 __all__ = [
     "Interval", "STATISTICS", "HypothesisTest", "bootstrap_fractions", "bootstrap_interval",
     "bootstrap_weights",
     "chi_square", "cliffs_delta", "fisher_exact", "holm", "kruskal", "mann_whitney",
-    "weighted_cliffs_delta", "weighted_statistic", "wilson_interval",
+    "weighted_statistic", "wilson_interval",
 ]

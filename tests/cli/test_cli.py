@@ -200,6 +200,9 @@ def test_demo_computes_missing_metrics(capsys, tiny_observatory, tmp_path):
     np.testing.assert_array_equal(stored.loc[ns.index, "pref_image_ns"], ns["pref_image_ns"])
     assert summary["n_ns_significant"] == int((ns["p_ns"] < 0.05).sum())
     assert summary["fraction_direction_selective"] is not None
+    # the story ends like the tutorial: a comparison with the other Cre lines and the report
+    assert Path(summary["figures"]["report"]).exists() and Path(summary["figures"]["comparison"]).exists()
+    assert summary["comparison"]["metric"] == "dsi_dg > 0.5" and summary["role_profile"]
 
 
 def test_demo_with_metrics_draws_histogram_and_top_image(capsys, obs_dir, tmp_path):

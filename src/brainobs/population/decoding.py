@@ -590,9 +590,9 @@ def decode(
             "the accuracy may be slightly underestimated — pass a larger max_iter (or a "
             "smaller C)", ConvergenceWarning, stacklevel=2)
 
-    from statsmodels.stats.proportion import proportion_confint
+    from brainobs.stats import wilson_interval
 
-    lo, hi = proportion_confint(n_correct, y.size, alpha=1 - ci_level, method="wilson")
+    lo, hi = wilson_interval(n_correct, y.size, alpha=1 - ci_level)
     confusion = np.zeros((classes.size, classes.size), dtype=np.int64)
     np.add.at(confusion, (y, predicted), 1)
     confusion_da = xr.DataArray(

@@ -21,7 +21,7 @@ import pandas as pd
 from brainobs import stats
 from brainobs.errors import UnknownValueError
 from brainobs.population.compare import ComparisonError, compare
-from brainobs.population.responsive import FAMILY_NAMES, add_responsiveness
+from brainobs.population.responsive import add_responsiveness
 
 # (feature name, column or expression, words, unit kind)
 FEATURES: tuple[tuple[str, str, str], ...] = (
@@ -253,11 +253,6 @@ def _sentences(title: str, reference: str, t: pd.DataFrame, alpha: float) -> lis
         out.append("No detectable difference (Holm-corrected p ≥ " + f"{alpha:g}) in "
                    + ", ".join(same["description"].tolist()) + ".")
     return out
-
-
-def family_words(family: str) -> str:
-    """Words for a stimulus family ("dg" → "drifting gratings")."""
-    return FAMILY_NAMES[family]
 
 
 __all__ = ["FEATURES", "RoleProfile", "role_profile"]
