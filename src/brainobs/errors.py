@@ -51,6 +51,30 @@ class UnknownSessionTypeError(UnknownValueError):
     kind = "session type"
 
 
+class FamilyNotShownError(UnknownStimulusError):
+    """A metric family asked of a session (or container) that does not show its stimulus.
+
+    ``where`` names the session (``"500000001.nwb (three_session_A)"``) or container,
+    ``stimuli`` what it shows; the valid choices are the families it can compute.
+    """
+
+    kind = "metric family"
+
+    def __init__(self, family: object, where: str, stimuli: Iterable[object],
+                 families: Iterable[object]):
+        self.where = where
+        self.stimuli = [str(s) for s in stimuli]
+        shows = ", ".join(self.stimuli) or "no stimuli"
+        super().__init__(family, families, reason=(
+            f"{where} does not show {family!r}: it shows {shows}."))
+
+
+class StimulusTableError(BrainobsError, ValueError):
+    """A stimulus table that cannot be analysed: empty, too short, or with condition values
+    outside the stimulus' range (e.g. a natural-scene frame index beyond the 118 images).
+    The message names the file or table, the row, the bad value and the valid values."""
+
+
 class UnknownIdError(BrainobsError, LookupError):
     """An id (container, experiment, cell specimen) that does not exist."""
 

@@ -46,13 +46,14 @@ def test_dg_hand_built_exact_fraction():
     tr = _alternating(3, int(table["start"].iloc[-1]) + 130)
     pref = np.flatnonzero((table.orientation == 225) & (table.temporal_frequency == 8))
     assert pref.size == 5
-    # cell 0: 3 preferred trials respond (p ≈ 0), one does not (p ≈ 1), one has a NaN frame
-    # and a response (NaN p: left out of both counts) → 3 / 4
-    for i in pref[[0, 1, 2, 4]]:
+    # cell 0: 3 preferred trials respond (p ≈ 0), one does not (p ≈ 1), one has a constant
+    # window (NaN p, as scipy: left out of both counts) → 3 / 4. (A NaN frame would exclude
+    # the whole cell: tests/metrics/test_metrics_qc.py.)
+    for i in pref[[0, 1, 2]]:
         s = int(table.start[i])
         tr[0, s : s + 60] += 50.0
     s4 = int(table.start[pref[4]])
-    tr[0, s4 + 10] = np.nan
+    tr[0, s4 - 30 : s4 + 90] = 100.0
     # cell 1 never responds: every mean is 0, its preferred condition is the first (0°, 1 Hz)
     # and none of its trials is significant → 0
     tr[2] = np.nan  # cell 2: no preferred condition → NaN
@@ -63,8 +64,8 @@ def test_dg_hand_built_exact_fraction():
     assert (p_pref[[0, 1, 2]] < 1e-10).all() and p_pref[3] > 0.9 and np.isnan(p_pref[4])
     assert t.loc[0, "frac_sig_trials_dg"] == 0.75
     assert t.loc[1, "frac_sig_trials_dg"] == 0.0
-    assert np.isnan(t.loc[2, "frac_sig_trials_dg"])
-    assert list(t.columns[-1:]) == ["frac_sig_trials_dg"]
+    assert np.isnan(t.loc[2, "frac_sig_trials_dg"]) and t.loc[2, "qc_dg"] == "nan_trace"
+    assert list(t.columns[-2:]) == ["frac_sig_trials_dg", "qc_dg"]
 
 
 def _flash_table(values: pd.DataFrame, gap: int = 80, length: int = 8) -> pd.DataFrame:

@@ -100,8 +100,9 @@ def test_nan_cell_and_condition_without_trials():
     assert int(res.responses.n_trials.sel(direction=0, temporal_frequency=15)) == 0
     assert np.isnan(t["p_dg"]).all()
     assert t["pref_dir_dg"].iloc[0] == 90 and t["pref_tf_dg"].iloc[0] == 4
-    assert t.iloc[1].drop(["pref_dir_dg", "pref_tf_dg"]).isna().all()  # NaN trace → NaN row
+    assert t.iloc[1].drop(["pref_dir_dg", "pref_tf_dg", "qc_dg"]).isna().all()  # NaN trace → NaN row
     assert np.isnan(t["pref_dir_dg"].iloc[1])
+    assert t["qc_dg"].tolist() == ["", "nan_trace"]
 
 
 def test_bounded_and_bootstrap_ci():

@@ -200,13 +200,19 @@ def test_natural_movies_on_a_fake_session():
                           "natural_movie_three": movie_table([200], 50),
                           "natural_movie_two": movie_table([170, 230, 330], 60)})
     out = natural_movies(s)
-    assert list(out.columns) == ["reliability_nm1", "reliability_nm2", "reliability_nm3"]
+    assert list(out.columns) == ["reliability_nm1", "qc_nm1", "reliability_nm2", "qc_nm2",
+                                 "reliability_nm3", "qc_nm3"]
+    assert (out[["qc_nm1", "qc_nm2", "qc_nm3"]] == "").all().all()
+    qc = {r["stimulus"]: r for r in out.attrs["qc"]}
+    assert qc["natural_movie_two"]["n_trials"] == 3  # repeats considered
+    assert qc["natural_movie_two"]["trials_excluded"] == {"outside_recording": 1}
+    assert qc["natural_movie_one"]["trials_excluded"] == {}
     assert out.index.name == "cell_specimen_id" and out.index.dtype == np.int64
     np.testing.assert_allclose(out["reliability_nm1"], 1.0)
     np.testing.assert_allclose(out["reliability_nm2"], reference(dff, [170, 230], 60))
     assert out["reliability_nm3"].isna().all()
     only = natural_movies(s, movies="Natural_Movie_One")
-    assert list(only.columns) == ["reliability_nm1"]
+    assert list(only.columns) == ["reliability_nm1", "qc_nm1"]
     np.testing.assert_allclose(natural_movies(s, max_repeats=2)["reliability_nm1"], 1.0)
 
 
@@ -248,8 +254,9 @@ def test_tiny_observatory_reliable_cells_are_the_responsive_ones(tiny_observator
     for path in sorted(glob.glob(str(tiny_observatory / "ophys_experiment_data" / "*.nwb"))):
         with open_session(path) as s:
             out = natural_movies(s)
-            assert set(out.columns) == {MOVIE_COLUMNS[m] for m in s.list_stimuli() if m in MOVIE_COLUMNS}
-            rows.append(out.stack().rename("rel").reset_index())
+            rel_cols = [c for c in out.columns if c.startswith("reliability_")]
+            assert set(rel_cols) == {MOVIE_COLUMNS[m] for m in s.list_stimuli() if m in MOVIE_COLUMNS}
+            rows.append(out[rel_cols].stack().rename("rel").reset_index())
     long = pd.concat(rows).dropna()
     long["responsive"] = gt.loc[long["cell_specimen_id"], "responsive_nm"].to_numpy()
     means = long.groupby("responsive")["rel"].mean()

@@ -240,7 +240,8 @@ def test_tiny_c2_sessions(tiny_observatory):
                         else "locally_sparse_noise_8deg")
         rf = receptive_fields(s, n_shuffles=2000)
         t = rf.table
-        assert list(t.columns) == list(LSN_COLUMNS)
+        assert list(t.columns) == [*LSN_COLUMNS, "qc_lsn"]
+        assert (t.qc_lsn == "").all() and t.attrs["qc"][0]["trials_excluded"] == {}
         np.testing.assert_array_equal(t.index, s.cell_specimen_ids)
         assert ((t.rf_chi2_lsn >= 0) & (t.rf_chi2_lsn <= 1)).all()
         px = centers_in_pixels(t, rf.pvalues.sizes["row"]).join(gt)

@@ -54,13 +54,18 @@ def test_natural_scenes_known_answers():
     amp[0, 1 + 6] = 80.0  # image 6
     amp[1, 1 + 2] = amp[1, 1 + 4] = 40.0  # tie broken by the noise, one of the two
     tr, table = ns_data(amp, noise=0.3)
+    clean = S.natural_scenes_from_traces(tr, table, frame_rate=30.0, cell_specimen_ids=[1, 2, 3])
+    assert clean.table.pref_image_ns.dtype == np.int64 and (clean.table.qc_ns == "").all()
     tr[2, 200] = np.nan
     res = S.natural_scenes_from_traces(tr, table, frame_rate=30.0, cell_specimen_ids=[1, 2, 3])
     t = res.table
-    assert t.loc[1, "pref_image_ns"] == 6 and t.pref_image_ns.dtype == np.int64
+    assert t.loc[1, "pref_image_ns"] == 6
     assert t.loc[2, "pref_image_ns"] in (2, 4)
-    # a NaN sample makes some trials NaN: condition means skip them, p_ns is NaN (published)
-    assert np.isnan(t.loc[3, "p_ns"])
+    # a NaN sample excludes the cell (published code would skip the trial and report a
+    # preference from the rest): NaN everywhere, with the reason; the others are unchanged
+    assert t.loc[3].drop("qc_ns").isna().all() and t.loc[3, "qc_ns"] == "nan_trace"
+    assert np.isnan(res.responses.sel(cell=3).values).all()
+    pd.testing.assert_frame_equal(t.loc[[1, 2]], clean.table.loc[[1, 2]], check_dtype=False)
     msr = res.mean_sweep_response.values
     code = res.trials.condition.to_numpy()
     ref = stats.f_oneway(*[msr[0, code == k] for k in range(11)]).pvalue

@@ -153,3 +153,96 @@ def master_table(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame({"stimulus": pd.Series([], dtype=str)})
     return pd.concat(parts, sort=True).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------- validation
+def _grid_check(values: np.ndarray, grid: Sequence[float]) -> np.ndarray:
+    """True where a value is NaN (blank) or matches a grid value (float32-stored files too)."""
+    v = np.asarray(values, dtype=np.float64)
+    g = np.asarray(grid, dtype=np.float64)
+    hit = np.isclose(v[:, None], g[None, :], rtol=1e-6, atol=1e-9).any(axis=1)
+    return np.isnan(v) | hit
+
+
+def _index_check(values: np.ndarray, lo: int, hi: int | None) -> np.ndarray:
+    """True where a value is a whole number in ``[lo, hi)`` (``hi`` None: no upper bound)."""
+    v = np.asarray(values, dtype=np.float64)
+    ok = np.isfinite(v) & (v == np.round(v)) & (v >= lo)
+    if hi is not None:
+        ok &= v < hi
+    return ok
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g}"
+
+
+def check_table(name: str, table: pd.DataFrame, *, where: str = "", min_rows: int = 1,
+                n_templates: int | None = None) -> None:
+    """Check a released stimulus table before it is analysed.
+
+    Raises :class:`~brainobs.errors.StimulusTableError` naming the table, the first bad row
+    (its label in the table, i.e. its file row), its value and the valid values when
+
+    - the table has fewer than ``min_rows`` rows (empty; the window-based metrics need two,
+      since the published sweep length comes from the second row);
+    - a drifting- or static-grating row holds an orientation, temporal/spatial frequency or
+      phase outside the released grid (:data:`brainobs.vocab.DG_DIRECTIONS` etc.; NaN is
+      the blank sweep);
+    - a natural-scene frame is not an image number ``0 .. 117`` or the blank ``-1``;
+    - a sparse-noise or movie frame is not a template frame ``0 .. n_templates - 1`` (only
+      ``≥ 0`` when ``n_templates`` is not given).
+
+    Trials outside the recording are not an error here: the metrics leave them out and
+    count them (``attrs["qc"]``).
+
+    >>> check_table("natural_scenes", pd.DataFrame({"frame": [-1, 5], "start": [0, 8]}))
+    >>> check_table("natural_scenes", pd.DataFrame({"frame": [3, 118], "start": [0, 8]}),
+    ...             where="x.nwb")
+    Traceback (most recent call last):
+    ...
+    brainobs.errors.StimulusTableError: natural_scenes table of x.nwb: row 1 has frame 118, outside the natural-scene images; valid: -1 (blank) or 0 .. 117.
+    """
+    from brainobs import vocab
+    from brainobs.errors import StimulusTableError
+
+    label = f"{name} table" + (f" of {where}" if where else "")
+    if len(table) < min_rows:
+        need = "at least 2 presentations (the sweep length comes from the second row)" \
+            if min_rows >= 2 else "at least one presentation"
+        raise StimulusTableError(f"{label} has {len(table)} row(s); the metrics need {need}.")
+    checks: list[tuple[str, np.ndarray, str]] = []  # (column, ok mask, valid values)
+
+    def grid(col: str, values: Sequence[float]) -> None:
+        if col in table.columns:
+            ok = _grid_check(table[col].to_numpy(dtype=np.float64), values)
+            checks.append((col, ok, ", ".join(_fmt(v) for v in values) + " or NaN (blank)"))
+
+    if name == "drifting_gratings":
+        grid("orientation", vocab.DG_DIRECTIONS)
+        grid("temporal_frequency", vocab.DG_TEMPORAL_FREQUENCIES)
+    elif name == "static_gratings":
+        grid("orientation", vocab.SG_ORIENTATIONS)
+        grid("spatial_frequency", vocab.SG_SPATIAL_FREQUENCIES)
+        grid("phase", vocab.SG_PHASES)
+    elif name == "natural_scenes" and "frame" in table.columns:
+        n = vocab.N_NATURAL_SCENES if n_templates is None else n_templates
+        f = table["frame"].to_numpy(dtype=np.float64)
+        checks.append(("frame", _index_check(f, -1, n),
+                       f"-1 (blank) or 0 .. {n - 1}|outside the natural-scene images"))
+    elif "frame" in table.columns and name in vocab.INDEXED_STIMULI:
+        f = table["frame"].to_numpy(dtype=np.float64)
+        valid = "0 .. " + (str(n_templates - 1) if n_templates is not None else "(template frames)")
+        checks.append(("frame", _index_check(f, 0, n_templates),
+                       f"{valid}|outside the stimulus template"))
+    for col, ok, valid in checks:
+        if not ok.all():
+            i = int(np.flatnonzero(~ok)[0])
+            valid, _, why = valid.partition("|")
+            value = table[col].iloc[i]
+            row = table.index[i]  # the row label the table shows (file order)
+            shown = _fmt(float(value)) if np.isscalar(value) and np.isreal(value) else repr(value)
+            extra = f", {why}" if why else ""
+            more = f" ({int((~ok).sum())} rows)" if (~ok).sum() > 1 else ""
+            raise StimulusTableError(
+                f"{label}: row {row} has {col} {shown}{extra}{more}; valid: {valid}.")

@@ -61,6 +61,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from brainobs.metrics import qc
 from brainobs.metrics.running import running_modulation
 from brainobs.metrics.sweep import (
     DG_WINDOW,
@@ -395,6 +396,9 @@ def drifting_gratings_from_traces(
     bad = ~is_blank & ((f_i >= n_tf) | (tfs[np.clip(f_i, 0, n_tf - 1)] != tf.astype(int))
                        | (tf != tf.astype(int)))
     codes = np.where(bad, -1, codes)
+    raw, screen = tr, qc.screen_sweeps(tr, starts_i, spec, out_of_range)
+    tr = screen.traces  # excluded cells replaced by a constant: NaN in the table below
+    codes = np.where(screen.trial_ok, codes, -1)  # trials outside the recording: left out
     t["condition"] = codes
 
     msr, pval = sweep_summary(tr, starts_i, spec, offset=offset, out_of_range=out_of_range)
@@ -466,6 +470,9 @@ def drifting_gratings_from_traces(
     out["dsi_dg_ci_low"], out["dsi_dg_ci_high"] = dlo, dhi
     out["osi_dg_ci_low"], out["osi_dg_ci_high"] = olo, ohi
     out["frac_sig_trials_dg"] = preferred_trial_fraction(pval, codes, pref_code)
+    qc.apply(out, screen.cell_reason, "qc_dg", family="drifting_gratings",
+             stimulus="drifting_gratings", n_trials=len(t) + len(dropped),
+             trials_excluded=int((~screen.trial_ok).sum()) + len(dropped))
     out.attrs["dropped_trials"] = dropped
     out.attrs["trace_kind"] = trace_kind
 
@@ -476,13 +483,21 @@ def drifting_gratings_from_traces(
                              coords=coords, name="mean_response", attrs={"units": "%dF/F"})
     sem = xr.DataArray(sem_all[:, :n_cond].reshape(-1, n_dir, n_tf), dims=responses.dims,
                        coords=coords, name="sem", attrs={"units": "%dF/F"})
-    return _result(out, responses, sem, blank_mean, int(n_all[n_cond]), msr, pval, t, spec, tr,
-                   offset)
+    return _result(out, responses, sem, blank_mean, int(n_all[n_cond]), msr, pval, t, spec, raw,
+                   offset, screen.bad)
 
 
 def _result(out: pd.DataFrame, responses: xr.DataArray, sem: xr.DataArray,
             blank_mean: np.ndarray, n_blank: int, msr: np.ndarray, pval: np.ndarray,
-            t: pd.DataFrame, spec: WindowSpec, tr: np.ndarray, offset: float) -> StimulusResult:
+            t: pd.DataFrame, spec: WindowSpec, tr: np.ndarray, offset: float,
+            bad: np.ndarray | None = None) -> StimulusResult:
+    """The labelled arrays of a result; cells excluded by QC (``bad``) are NaN in all of them."""
+    if bad is not None and bad.any():
+        responses, sem = responses.copy(), sem.copy()
+        responses.values[bad] = np.nan
+        sem.values[bad] = np.nan
+        blank_mean, msr, pval = blank_mean.copy(), msr.copy(), pval.copy()
+        blank_mean[bad] = msr[bad] = pval[bad] = np.nan
     cell = out.index.to_numpy()
     trial = np.arange(len(t))
     blank = xr.DataArray(blank_mean, dims=("cell",), coords={"cell": cell}, name="blank_response",
@@ -503,10 +518,23 @@ def _session_inputs(session: Any, stimulus: str) -> tuple[np.ndarray, pd.DataFra
     whole session (gratings and scenes cover different epochs of session B). Returns the
     compact traces, the remapped table, compact speed, frame rate, ids and the original table.
     """
+    from brainobs.io.stimulus import check_table
+
     table = session.stimulus_table(stimulus)  # raises UnknownStimulusError listing the stimuli
+    check_table(stimulus, table, where=_where(session), min_rows=2)
     spec = window_spec(stimulus, table)
     n_frames = int(session.n_frames)
-    blocks = window_blocks(table["start"].to_numpy(), spec, n_frames)
+    st = table["start"].to_numpy()
+    # trials starting outside the recording read nothing (their compact frames fall outside
+    # the compact trace too, so the metrics leave them out and count them)
+    inside = (st >= 0) & (st < n_frames)
+    if not inside.any():
+        from brainobs.errors import StimulusTableError
+
+        raise StimulusTableError(
+            f"{stimulus} table of {_where(session)}: none of its {len(st)} presentations starts "
+            f"inside the recording (frames 0 .. {n_frames - 1}; starts {st.min()} .. {st.max()})")
+    blocks = window_blocks(st[inside], spec, n_frames)
     lengths = blocks[:, 1] - blocks[:, 0]
     traces = np.empty((session.n_cells, int(lengths.sum())), dtype=np.float64)
     speed_all = session.running_speed()["speed"].to_numpy(dtype=np.float64)
@@ -521,6 +549,14 @@ def _session_inputs(session: Any, stimulus: str) -> tuple[np.ndarray, pd.DataFra
         compact[col] = compact_frames(blocks, table[col].to_numpy())
     rate = _frame_rate(session.timestamps)
     return traces, compact, speed, rate, np.asarray(session.cell_specimen_ids), table
+
+
+def _where(session: Any) -> str:
+    """``"500000002.nwb (three_session_B)"`` for messages."""
+    path = getattr(session, "path", None)
+    name = getattr(path, "name", None) or str(getattr(session, "ophys_experiment_id", "session"))
+    stype = getattr(session, "session_type", None)
+    return f"{name} ({stype})" if stype else name
 
 
 def _with_original_frames(result: StimulusResult, table: pd.DataFrame) -> StimulusResult:
@@ -624,6 +660,9 @@ def static_gratings_from_traces(
     o_i, s_i, p_i = np.searchsorted(oris, ori), np.searchsorted(sfs, sf), np.searchsorted(phs, ph)
     n_cond = n_o * n_s * n_p
     codes = np.where(is_blank, n_cond, (o_i * n_s + np.clip(s_i, 0, n_s - 1)) * n_p + p_i)
+    raw, screen = tr, qc.screen_sweeps(tr, starts, spec, out_of_range)
+    tr = screen.traces  # excluded cells replaced by a constant: NaN in the table below
+    codes = np.where(screen.trial_ok, codes, -1)  # trials outside the recording: left out
     t["condition"] = codes
 
     msr, pval = sweep_summary(tr, starts, spec, offset=offset, out_of_range=out_of_range)
@@ -667,6 +706,9 @@ def static_gratings_from_traces(
     out["p_run_mod_sg"] = p_run
     out["osi_sg_bounded"] = np.where(ok, _bounded(peak, orth), np.nan)
     out["frac_sig_trials_sg"] = preferred_trial_fraction(pval, codes, pref_code)
+    qc.apply(out, screen.cell_reason, "qc_sg", family="static_gratings",
+             stimulus="static_gratings", n_trials=len(t),
+             trials_excluded=int((~screen.trial_ok).sum()))
     out.attrs["trace_kind"] = trace_kind
 
     counts = n_all[:n_cond].reshape(n_o, n_s, n_p)
@@ -677,8 +719,8 @@ def static_gratings_from_traces(
                              attrs={"units": "%dF/F"})
     sem = xr.DataArray(sem_all[:, :n_cond].reshape(grid.shape), dims=dims, coords=coords,
                        name="sem", attrs={"units": "%dF/F"})
-    return _result(out, responses, sem, blank_mean, int(n_all[n_cond]), msr, pval, t, spec, tr,
-                   offset)
+    return _result(out, responses, sem, blank_mean, int(n_all[n_cond]), msr, pval, t, spec, raw,
+                   offset, screen.bad)
 
 
 def static_gratings_result(session: Any) -> StimulusResult:

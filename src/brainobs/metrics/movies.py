@@ -39,6 +39,7 @@ import xarray as xr
 
 from brainobs._validate import check_choices
 from brainobs.errors import UnknownStimulusError
+from brainobs.metrics import qc
 from brainobs.vocab import MOVIE_STIMULI
 
 __all__ = [
@@ -228,22 +229,32 @@ def _session_movies(session: Any, movies: Any) -> list[str]:
 
 
 def _read_segments(session: Any, movie: str, max_repeats: int | None
-                   ) -> tuple[np.ndarray, np.ndarray, int | None, int]:
-    """(dF/F block covering the used repeats, onsets relative to it, length, block start)."""
-    onsets, length = movie_onsets(session.stimulus_table(movie))
+                   ) -> tuple[np.ndarray, np.ndarray, int | None, int, int, int]:
+    """(dF/F block covering the used repeats, onsets relative to it, length, block start,
+    repeats considered, repeats left out because they leave the recording)."""
+    from brainobs.io.stimulus import check_table
+    from brainobs.metrics.gratings import _where
+
+    table = session.stimulus_table(movie)
+    check_table(movie, table, where=_where(session), min_rows=1)
+    onsets, length = movie_onsets(table)
     onsets = onsets[:max_repeats]
+    n_considered = int(onsets.size)
     if length is None:
-        return np.empty((len(session.cell_specimen_ids), 0), np.float32), onsets, None, 0
-    # A repeat whose segment runs past the end of the recording is left out (AllenSDK
-    # raises there: pearsonr of unequal lengths).
-    onsets = onsets[onsets + length <= int(session.n_frames)]
+        return (np.empty((len(session.cell_specimen_ids), 0), np.float32), onsets, None, 0,
+                n_considered, 0)
+    # A repeat whose segment leaves the recording is left out (AllenSDK raises there:
+    # pearsonr of unequal lengths); counted in the QC record.
+    onsets = onsets[(onsets >= 0) & (onsets + length <= int(session.n_frames))]
+    n_out = n_considered - int(onsets.size)
     if onsets.size == 0:
-        return np.empty((len(session.cell_specimen_ids), 0), np.float32), onsets, length, 0
+        return (np.empty((len(session.cell_specimen_ids), 0), np.float32), onsets, length, 0,
+                n_considered, n_out)
     # Read only the frames the used repeats cover (a hyperslab, not the whole matrix).
     first = int(onsets.min())
     stop = int(onsets.max()) + length
     block = np.asarray(session.dff(frames=(first, stop)).values)
-    return block, onsets - first, length, first
+    return block, onsets - first, length, first, n_considered, n_out
 
 
 def movie_responses(session: Any, movie: str, max_repeats: int | None = MAX_REPEATS
@@ -262,7 +273,7 @@ def movie_responses(session: Any, movie: str, max_repeats: int | None = MAX_REPE
     if len(names) != 1:
         raise ValueError(f"movie must be one movie name; got {movie!r}")
     name = names[0]
-    block, rel, length, first = _read_segments(session, name, max_repeats)
+    block, rel, length, first, _, _ = _read_segments(session, name, max_repeats)
     if length is None:
         raise ValueError(f"{name} has fewer than two repeats in this session; "
                          "the segment length is undefined")
@@ -301,9 +312,12 @@ def natural_movies(session: Any, movies: Any = None, max_repeats: int | None = M
     -------
     pandas.DataFrame
         Indexed by ``cell_specimen_id`` (int64, file order), one column per movie shown:
-        ``reliability_nm1``, ``reliability_nm2``, ``reliability_nm3``. A movie with fewer
-        than two usable repeats (a repeat running past the end of the recording is left
-        out) gives NaN.
+        ``reliability_nm1``, ``reliability_nm2``, ``reliability_nm3``, each followed by its
+        QC column (``qc_nm1`` ...: ``""``, or ``"nan_trace"``/``"inf_trace"`` for a cell whose
+        dF/F has a non-finite sample in a used repeat — that cell's reliability is NaN).
+        A movie with fewer than two usable repeats (a repeat leaving the recording is left
+        out and counted in ``attrs["qc"]``) gives NaN. An empty movie table raises
+        :class:`~brainobs.errors.StimulusTableError`.
 
     Examples
     --------
@@ -311,11 +325,23 @@ def natural_movies(session: Any, movies: Any = None, max_repeats: int | None = M
     """
     names = _session_movies(session, movies)
     index = pd.Index(np.asarray(session.cell_specimen_ids, dtype=np.int64), name="cell_specimen_id")
-    out = pd.DataFrame(index=index)
+    parts = [pd.DataFrame(index=index)]
     for name in names:
-        block, rel, length, _ = _read_segments(session, name, max_repeats)
-        if length is None:
-            out[MOVIE_COLUMNS[name]] = np.nan
+        block, rel, length, _, n_rep, n_out = _read_segments(session, name, max_repeats)
+        part = pd.DataFrame(index=index)
+        reason = np.full(len(index), "", dtype=object)
+        if length is None or rel.size == 0:
+            part[MOVIE_COLUMNS[name]] = np.nan
         else:
-            out[MOVIE_COLUMNS[name]] = movie_reliability(block, rel, length, None)
+            # cells with NaN/inf in a used segment: NaN with a reason (qc.apply), computed on
+            # a constant stand-in so that nothing else changes
+            used = qc.used_frames(rel, 0, length, block.shape[1])
+            reason = qc.cell_flags(block, used)
+            clean = qc.replace_bad(block, reason)
+            part[MOVIE_COLUMNS[name]] = movie_reliability(clean, rel, length, None)
+        qc.apply(part, reason, qc.QC_COLUMNS[name], family="natural_movies", stimulus=name,
+                 n_trials=n_rep, trials_excluded=n_out)
+        parts.append(part)
+    out = pd.concat(parts, axis=1)
+    out.attrs = {"qc": qc.records(parts)}
     return out

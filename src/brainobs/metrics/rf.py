@@ -40,6 +40,7 @@ from brainobs.errors import UnknownStimulusError
 from brainobs.metrics._events import detect_events
 from brainobs.metrics._rf_fit import GaussianFit, distance, fit_subfields, largest, overlap_index
 from brainobs.metrics._rf_ops import DEGREES_PER_ROWS, blur_stimulus
+from brainobs.metrics import qc
 from brainobs.metrics._rf_stats import chi_square_pvalues, holm_sidak, shuffle_pvalues
 
 __all__ = [
@@ -67,6 +68,7 @@ LSN_STIMULI = ("locally_sparse_noise", "locally_sparse_noise_4deg", "locally_spa
 _GREY = 127
 # frames of dF/F read around the LSN epoch, beyond the trial windows' reach (−2 … +13)
 _MARGIN = 16
+_SEGMENT = 10  # smoothed samples per trial of the event detection (._events._K_MAX)
 
 
 @dataclass
@@ -149,7 +151,11 @@ def lsn_stimulus(session: Any) -> str:
     else:
         name = "locally_sparse_noise"
     if name not in stimuli:
-        raise UnknownStimulusError(name, stimuli, kind="stimulus of this session")
+        from brainobs.metrics.gratings import _where
+
+        raise UnknownStimulusError(name, stimuli, reason=(
+            f"{_where(session)} does not show {name!r}, the sparse noise whose receptive "
+            "fields are published for this session type."))
     return name
 
 
@@ -226,7 +232,12 @@ def receptive_field_kernel(
     if not (starts.shape == ends.shape == frames.shape) or starts.ndim != 1:
         raise ValueError("starts, ends and frames must be 1-D arrays of one length")
     if frames.size and (frames.min() < 0 or frames.max() >= template.shape[0]):
-        raise ValueError(f"template frame indices must lie in [0, {template.shape[0] - 1}]")
+        from brainobs.errors import StimulusTableError
+
+        bad = int(np.flatnonzero((frames < 0) | (frames >= template.shape[0]))[0])
+        raise StimulusTableError(
+            f"template frame indices must lie in [0, {template.shape[0] - 1}]; trial {bad} "
+            f"has frame {int(frames[bad])}")
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha}")
     if n_shuffles < 1:
@@ -350,27 +361,45 @@ def receptive_fields(
     >>> rf = receptive_fields(session, n_shuffles=2000)             # doctest: +SKIP
     >>> rf.significant.sel(polarity="on").sum(("row", "col"))       # doctest: +SKIP
     """
+    from brainobs.errors import StimulusTableError
+    from brainobs.io.stimulus import check_table
+    from brainobs.metrics.gratings import _where
+
     name = lsn_stimulus(session) if stimulus is None else stimulus
     if name not in LSN_STIMULI:
         raise UnknownStimulusError(name, LSN_STIMULI, kind="locally sparse noise stimulus")
     table = session.stimulus_table(name)  # raises UnknownStimulusError if absent
+    template = session.stimulus_template(name)
+    check_table(name, table, where=_where(session), min_rows=2, n_templates=template.shape[0])
+    n_frames = int(session.n_frames)
+    # trials whose 10-sample event segment leaves the recording are left out (and counted)
+    st_all = table["start"].to_numpy(np.int64)
+    inside = (st_all >= 0) & (st_all + _SEGMENT <= n_frames + 4)
+    if inside.sum() < 2:
+        raise StimulusTableError(
+            f"{name} table of {_where(session)}: {int(inside.sum())} of its {len(table)} "
+            f"presentations lie inside the recording (frames 0 .. {n_frames - 1}); the "
+            "receptive-field analysis needs at least 2")
+    table = table[inside]
     starts = table["start"].to_numpy(np.int64)
     ends = table["end"].to_numpy(np.int64)
-    n_frames = int(session.n_frames)
     lo = int(starts.min()) - _MARGIN
     hi = int(starts.max()) + _MARGIN
     # read only the epoch; reaching a trace end reads to that end so edge reflection is exact
     lo = 0 if lo <= 0 else lo
     hi = n_frames if hi >= n_frames else hi
     dff = session.dff(frames=(lo, hi)).values  # float32 as stored; no float64 copy of the epoch
+    # cells with NaN/inf in the epoch: NaN with a reason; a constant stand-in meanwhile
+    reason = qc.cell_flags(dff)
+    dff = qc.replace_bad(dff, reason)
     events = detect_events(dff, starts - lo, ends - lo)
     del dff  # only the events are needed from here on: free the epoch's traces
-    return receptive_field_kernel(
+    rf = receptive_field_kernel(
         None,
         starts - lo,
         ends - lo,
         table["frame"].to_numpy(np.int64),
-        session.stimulus_template(name),
+        template,
         cell_specimen_ids=np.asarray(session.cell_specimen_ids, dtype=np.int64),
         seed=seed,
         n_shuffles=n_shuffles,
@@ -379,6 +408,17 @@ def receptive_fields(
         stimulus=name,
         events=events,
     )
+    qc.apply(rf.table, reason, "qc_lsn", family="locally_sparse_noise", stimulus=name,
+             n_trials=len(inside), trials_excluded=int((~inside).sum()))
+    bad = reason != ""
+    if bad.any():  # the maps of an excluded cell are NaN too (its events are all False)
+        for attr in ("pvalues", "pvalues_corrected", "rts", "rts_convolution", "chi2_pvalues"):
+            arr = getattr(rf, attr).astype(np.float64)
+            arr.values[bad] = np.nan
+            setattr(rf, attr, arr)
+        for cid in np.asarray(rf.table.index)[bad]:
+            rf.fits.pop(int(cid), None)
+    return rf
 
 
 def locally_sparse_noise(

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from brainobs import vocab
 from brainobs.metrics.gratings import (
     StimulusResult,
     _check_table,
@@ -45,6 +46,7 @@ from brainobs.metrics.gratings import (
     _speed,
     _with_original_frames,
 )
+from brainobs.metrics import qc
 from brainobs.metrics.running import running_modulation
 from brainobs.metrics.sweep import (
     WindowSpec,
@@ -107,6 +109,7 @@ def natural_scenes_from_traces(
     trace_kind: str = "fluorescence",
     spec: WindowSpec | None = None,
     out_of_range: str = "raise",
+    n_images: int | None = None,
 ) -> StimulusResult:
     """Natural-scene metrics from a trace matrix and a trial table.
 
@@ -120,6 +123,10 @@ def natural_scenes_from_traces(
         For ``time_to_peak_ns`` (published: ``1 / (t1 - t0)``).
     running_speed, cell_specimen_ids, spec, out_of_range
         As :func:`brainobs.metrics.gratings.static_gratings_from_traces`.
+    n_images : int, optional
+        Number of images (118 in the Brain Observatory; the session functions pass it): a
+        frame ≥ ``n_images`` raises :class:`~brainobs.errors.StimulusTableError`, as does a
+        frame that is not a whole number ≥ −1 (always checked).
 
     Returns
     -------
@@ -136,9 +143,23 @@ def natural_scenes_from_traces(
     spec = spec or window_spec("natural_scenes", t)
     starts = np.asarray(t["start"]).astype(np.int64)
     frame = np.asarray(t["frame"], dtype=np.float64)
+    bad_frame = ~np.isfinite(frame) | (frame != np.round(frame)) | (frame < -1)
+    if n_images is not None:
+        bad_frame |= frame >= n_images
+    if bad_frame.any():
+        from brainobs.errors import StimulusTableError
+
+        i = int(np.flatnonzero(bad_frame)[0])
+        top = f"0 .. {n_images - 1}" if n_images is not None else "an image number ≥ 0"
+        raise StimulusTableError(
+            f"{what}: trial {i} has frame {frame[i]:g} ({int(bad_frame.sum())} bad trial(s)); "
+            f"valid: -1 (blank) or {top}")
     n_cond = int(np.unique(frame).size)  # published: condition k ↔ frame k − 1
     codes = (frame + 1).astype(np.int64)
     codes = np.where((codes >= 0) & (codes < n_cond), codes, -1)
+    raw, screen = tr, qc.screen_sweeps(tr, starts, spec, out_of_range)
+    tr = screen.traces  # excluded cells replaced by a constant: NaN in the table below
+    codes = np.where(screen.trial_ok, codes, -1)  # trials outside the recording: left out
     t["condition"] = codes
 
     msr, pval = sweep_summary(tr, starts, spec, offset=offset, out_of_range=out_of_range)
@@ -170,6 +191,9 @@ def natural_scenes_from_traces(
     has_pref = ~np.isnan(images).all(axis=1)
     out["frac_sig_trials_ns"] = preferred_trial_fraction(pval, codes,
                                                          np.where(has_pref, pref_code, -1))
+    qc.apply(out, screen.cell_reason, "qc_ns", family="natural_scenes",
+             stimulus="natural_scenes", n_trials=len(t),
+             trials_excluded=int((~screen.trial_ok).sum()))
     out.attrs["trace_kind"] = trace_kind
 
     img = np.arange(n_cond) - 1
@@ -177,15 +201,16 @@ def natural_scenes_from_traces(
     responses = xr.DataArray(means, dims=("cell", "image"), coords=coords, name="mean_response",
                              attrs={"units": "%dF/F", "blank": "image -1"})
     sem_da = xr.DataArray(sem, dims=("cell", "image"), coords=coords, name="sem")
-    return _result(out, responses, sem_da, means[:, 0], int(n_all[0]), msr, pval, t, spec, tr,
-                   offset)
+    return _result(out, responses, sem_da, means[:, 0], int(n_all[0]), msr, pval, t, spec, raw,
+                   offset, screen.bad)
 
 
 def natural_scenes_result(session: Any) -> StimulusResult:
     """:func:`natural_scenes` with the labelled arrays (:class:`StimulusResult`)."""
     traces, table, speed, rate, ids, original = _session_inputs(session, "natural_scenes")
     res = natural_scenes_from_traces(traces, table, frame_rate=rate, running_speed=speed,
-                                     cell_specimen_ids=ids, out_of_range="allensdk")
+                                     cell_specimen_ids=ids, out_of_range="allensdk",
+                                     n_images=vocab.N_NATURAL_SCENES)
     return _with_original_frames(res, original)
 
 

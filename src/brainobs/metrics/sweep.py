@@ -121,8 +121,12 @@ def window_spec(stimulus: str, table: pd.DataFrame | None = None) -> WindowSpec:
     if table is None:
         raise ValueError(f"window_spec({stimulus!r}) needs the stimulus table (start/end)")
     if len(table) < 2 or not {"start", "end"} <= set(table.columns):
-        raise ValueError(
-            f"window_spec({stimulus!r}): the table needs ≥ 2 rows and 'start'/'end' columns"
+        from brainobs.errors import StimulusTableError
+
+        raise StimulusTableError(
+            f"window_spec({stimulus!r}): the table needs ≥ 2 rows and 'start'/'end' columns "
+            f"(the published sweep length is end - start of the second row); it has "
+            f"{len(table)} row(s) and columns {list(table.columns)}"
         )
     sweep = int(table["end"].iloc[1] - table["start"].iloc[1])
     return WindowSpec(sweeplength=sweep, interlength=4 * sweep, extralength=sweep)
@@ -351,7 +355,8 @@ def sweep_summary(
     if out_of_range == "allensdk":
         # AllenSDK slices trace[start:end]: a window running past the end is truncated (a few
         # trials at most, so a loop is fine); one starting before frame 0 is an empty slice → NaN
-        for i in np.flatnonzero(~inside & (s - spec.interlength >= 0)):
+        # (an onset at or after the last frame leaves nothing to average: NaN, not computed)
+        for i in np.flatnonzero(~inside & (s - spec.interlength >= 0) & (s < n_frames)):
             w = tr[:, s[i] - spec.interlength : s[i] + spec.sweeplength + spec.interlength]
             w = local_dff(w.astype(np.float64) + offset, spec.interlength)
             r = w[:, resp]
