@@ -448,15 +448,14 @@ def analyze(
         raise typer.BadParameter(f"--out must end in .parquet or .csv; got {out.name!r}", param_hint="--out")
     need_catalog = bool(container) or any(t.isdigit() for t in targets or [])
     obs = _obs(data_dir) if need_catalog else None
+    _check_container_families(obs, container, family)
     tables = []
     with _make_progress() as progress:
         for t in targets or []:
             task = progress.add_task(f"session {t}", total=1)
             s = obs.session(int(t)) if (t.isdigit() and obs is not None) else Session(Path(t))
-            with s:
-                shown = set(s.list_stimuli())
-                mine = None if not family else [f for f in family if shown.intersection(FAMILIES[f][2])]
-                table = publishable(analyze_session(s, families=mine, seed=seed, n_shuffles=n_shuffles),
+            with s:  # a --family the session does not show is an error (FamilyNotShownError)
+                table = publishable(analyze_session(s, families=family or None, seed=seed, n_shuffles=n_shuffles),
                                     str(s.session_type))
             if store and t.isdigit() and obs is not None:
                 obs.save_cells(table.drop(columns=["experiment_container_id"], errors="ignore").reset_index())
@@ -465,7 +464,8 @@ def analyze(
         for cid in container or []:
             cb = _progress_callback(progress)
             tables.append(analyze_catalog_container(obs, cid, store=store, families=family or None, seed=seed,
-                                                    n_shuffles=n_shuffles, progress=cb))
+                                                    n_shuffles=n_shuffles, progress=cb, strict=True))
+    _print_qc_note(tables)
     # One row per cell: the sessions of one container give different columns of the same cells.
     result = pd.concat(tables).groupby(level="cell_specimen_id", sort=False).first().reset_index()
     if out is not None:
@@ -476,6 +476,28 @@ def analyze(
         show(_rich_table(result[[c for c in cols if c in result.columns]], f"{len(result)} cells analyzed"))
     if store and obs is not None:
         err_console.print(f"stored in the catalog of {obs.data_dir}")
+
+
+def _check_container_families(obs, containers: list[int] | None, family: list[str] | None) -> None:
+    """Before any work: every --family must be shown by some session of every --container."""
+    if not family or not containers:
+        return
+    from brainobs import vocab
+    from brainobs.metrics import check_families_shown
+
+    for cid in containers:
+        types = obs.experiments(container_id=int(cid), include_failed=True)["session_type"].astype(str).tolist()
+        stimuli = sorted({x for t in types for x in vocab.SESSION_STIMULI.get(t, ())})
+        check_families_shown(family, stimuli, f"container {cid} (sessions {', '.join(types)})")
+
+
+def _print_qc_note(tables: list[pd.DataFrame]) -> None:
+    """One line on stderr naming the cells and trials the metrics left out (``attrs["qc"]``)."""
+    from brainobs.metrics import qc_note
+
+    note = qc_note(tables)
+    if note:
+        err_console.print(f"[yellow]note:[/] {note.removeprefix('note: ')}", highlight=False, soft_wrap=True)
 
 
 class CmpFmt(StrEnum):
