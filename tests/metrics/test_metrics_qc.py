@@ -344,3 +344,43 @@ def test_container_family_checks(tiny_observatory):
     finally:
         for s in sessions:
             s.close()
+
+
+# ----------------------------------------------------------------------------- CLI
+def _cli(capsys, *args) -> tuple[int, str, str]:
+    from brainobs.cli import main
+
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_prints_one_qc_line_and_clear_errors(tiny_observatory, tmp_path, capsys):
+    path = _copy(tiny_observatory, B, tmp_path)
+    start = _first_start(path, "natural_scenes")
+    with h5py.File(path, "r+") as f:
+        f[layout.TRACES["demixed"] + "/data"][0, start + 2] = np.nan
+    code, out, err = _cli(capsys, "analyze", path, "--family", "natural_scenes",
+                          "--out", tmp_path / "m.csv")
+    assert code == 0, err
+    notes = [line for line in err.splitlines() if line.startswith("note:")]
+    assert notes == ["note: natural_scenes: 1 of 8 cells excluded (NaN in the trace); "
+                     "see the qc_ns column"]
+    written = pd.read_csv(tmp_path / "m.csv", keep_default_na=False)
+    assert written["qc_ns"].tolist() == ["nan_trace"] + [""] * 7
+    # a clean run prints no note
+    code, _, err = _cli(capsys, "analyze", tiny_observatory / "ophys_experiment_data" / B,
+                        "--family", "natural_movies", "--no-store")
+    assert code == 0 and "note:" not in err
+    # a family the session does not show: exit 2, one line, no traceback
+    code, out, err = _cli(capsys, "analyze", tiny_observatory / "ophys_experiment_data" / A,
+                          "--family", "static_gratings")
+    flat = " ".join(err.split())  # the error line may be wrapped to the terminal width
+    assert code == 2 and "Traceback" not in err
+    assert f"{A} (three_session_A) does not show 'static_gratings'" in flat
+    # a natural-scene frame beyond the images
+    _rewrite(path, "natural_scenes", row3=118)
+    code, _, err = _cli(capsys, "analyze", path, "--family", "natural_scenes")
+    flat = " ".join(err.split())
+    assert code == 2 and "Traceback" not in err
+    assert "row 3 has frame 118, outside the natural-scene images" in flat

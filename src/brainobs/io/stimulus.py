@@ -241,7 +241,10 @@ def check_table(name: str, table: pd.DataFrame, *, where: str = "", min_rows: in
             valid, _, why = valid.partition("|")
             value = table[col].iloc[i]
             row = table.index[i]  # the row label the table shows (file order)
-            shown = _fmt(float(value)) if np.isscalar(value) and np.isreal(value) else repr(value)
+            try:
+                shown = _fmt(float(value))
+            except (TypeError, ValueError):
+                shown = repr(value)
             extra = f", {why}" if why else ""
             more = f" ({int((~ok).sum())} rows)" if (~ok).sum() > 1 else ""
             raise StimulusTableError(

@@ -108,8 +108,9 @@ def _correlations(seg: np.ndarray) -> np.ndarray:
     and r is clipped to [-1, 1].
     """
     constant = np.all(seg == seg[..., :1], axis=-1)  # NaN != NaN: a NaN segment is not "constant"
-    z = seg - seg.mean(axis=-1, keepdims=True)
-    norm = np.sqrt(np.einsum("crl,crl->cr", z, z))
+    with np.errstate(invalid="ignore"):  # ±inf samples: inf - inf = NaN, as for NaN samples
+        z = seg - seg.mean(axis=-1, keepdims=True)
+        norm = np.sqrt(np.einsum("crl,crl->cr", z, z))
     ok = ~constant & (norm > 0)
     # Unit-norm rows: their dot products are the correlations.
     np.divide(z, norm[..., None], out=z, where=ok[..., None])

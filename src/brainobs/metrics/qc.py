@@ -187,7 +187,7 @@ def apply(table: pd.DataFrame, reason: np.ndarray, column: str, *, family: str, 
     return table
 
 
-def record(family: str, stimulus: str, column: str, reason: Sequence[str], n_trials: int,
+def record(family: str, stimulus: str, column: str, reason: Sequence[str] | np.ndarray, n_trials: int,
            trials_excluded: int = 0) -> dict[str, Any]:
     """One ``attrs["qc"]`` record.
 

@@ -37,10 +37,10 @@ import pandas as pd
 import xarray as xr
 
 from brainobs.errors import UnknownStimulusError
+from brainobs.metrics import qc
 from brainobs.metrics._events import detect_events
 from brainobs.metrics._rf_fit import GaussianFit, distance, fit_subfields, largest, overlap_index
 from brainobs.metrics._rf_ops import DEGREES_PER_ROWS, blur_stimulus
-from brainobs.metrics import qc
 from brainobs.metrics._rf_stats import chi_square_pvalues, holm_sidak, shuffle_pvalues
 
 __all__ = [

@@ -36,6 +36,7 @@ import pandas as pd
 import xarray as xr
 
 from brainobs import vocab
+from brainobs.metrics import qc
 from brainobs.metrics.gratings import (
     StimulusResult,
     _check_table,
@@ -46,7 +47,6 @@ from brainobs.metrics.gratings import (
     _speed,
     _with_original_frames,
 )
-from brainobs.metrics import qc
 from brainobs.metrics.running import running_modulation
 from brainobs.metrics.sweep import (
     WindowSpec,

@@ -552,13 +552,14 @@ def preferred_trial_stats(
     NaN r, as ``scipy.stats.pearsonr``). ``peak_frame`` = ``np.argmax`` of the trial-averaged
     trace over the whole window (a NaN wins), minus ``interlength``. Cells whose ``pref_code``
     is negative get NaN. Trials whose window leaves the trace are left out (AllenSDK fails on
-    them). Loops over the distinct preferred conditions only.
+    them). Loops over the distinct preferred conditions, and over their cells one at a time
+    (so that a cell's value never depends on the other cells).
     """
     n_cells = traces.shape[0]
     rel = np.full(n_cells, np.nan)
     peak = np.full(n_cells, np.nan)
     for code in np.unique(pref_code[pref_code >= 0]):
-        cells = np.flatnonzero(pref_code == code)
+        group = np.flatnonzero(pref_code == code)
         tr_idx = np.flatnonzero(codes == code)
         st = starts[tr_idx]
         tr_idx = tr_idx[(st - spec.interlength >= 0)
@@ -566,25 +567,29 @@ def preferred_trial_stats(
         if tr_idx.size == 0:
             continue
         idx = window_frames(starts[tr_idx], spec, traces.shape[1])
-        w = traces[cells][:, idx].astype(np.float64, copy=False)
-        if offset:
-            w = w + offset
-        w = local_dff(w, spec.interlength)  # (cells, trials, frames)
-        avg = w.mean(axis=1)
-        peak[cells] = np.argmax(avg, axis=1) - spec.interlength
-        x = w[..., reliability_frames]
-        const = (x == x[..., :1]).all(axis=-1) | np.isnan(x).any(axis=-1)
-        xm = x - x.mean(axis=-1, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xn = xm / np.sqrt((xm * xm).sum(axis=-1, keepdims=True))
-        xn[const] = np.nan
-        r = np.clip(np.einsum("ctf,cuf->ctu", xn, xn), -1.0, 1.0)
-        iu = np.triu_indices(tr_idx.size, k=1)
-        pairs = r[:, iu[0], iu[1]]
-        ok = ~np.isnan(pairs)
-        cnt = ok.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel[cells] = np.where(cnt > 0, np.where(ok, pairs, 0.0).sum(axis=1) / cnt, np.nan)
+        # cell by cell: a cell's value never depends on which other cells share its preferred
+        # condition (batched reductions can round differently with the batch size)
+        for one in group:
+            cells = np.array([one])
+            w = traces[cells][:, idx].astype(np.float64, copy=False)
+            if offset:
+                w = w + offset
+            w = local_dff(w, spec.interlength)  # (cells, trials, frames)
+            avg = w.mean(axis=1)
+            peak[cells] = np.argmax(avg, axis=1) - spec.interlength
+            x = w[..., reliability_frames]
+            const = (x == x[..., :1]).all(axis=-1) | np.isnan(x).any(axis=-1)
+            xm = x - x.mean(axis=-1, keepdims=True)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                xn = xm / np.sqrt((xm * xm).sum(axis=-1, keepdims=True))
+            xn[const] = np.nan
+            r = np.clip(np.matmul(xn, xn.transpose(0, 2, 1)), -1.0, 1.0)
+            iu = np.triu_indices(tr_idx.size, k=1)
+            pairs = r[:, iu[0], iu[1]]
+            ok = ~np.isnan(pairs)
+            cnt = ok.sum(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rel[cells] = np.where(cnt > 0, np.where(ok, pairs, 0.0).sum(axis=1) / cnt, np.nan)
     return rel, peak
 
 
