@@ -33,7 +33,10 @@ Published definitions (AllenSDK 2.16 ``DriftingGratings`` / ``StaticGratings``):
 - ``run_mod``/``p_run_mod``: :mod:`brainobs.metrics.running`.
 
 Deviations (documented): a cell whose condition means are all NaN (e.g. a NaN trace) makes
-AllenSDK fail; brainobs returns NaN for every column of that cell.
+AllenSDK fail; brainobs returns NaN for every column of that cell. More generally a cell with
+a NaN/±inf sample in any trial window gets NaN in every column with its reason in ``qc_dg`` /
+``qc_sg``, and trials outside the recording are left out and counted in ``attrs["qc"]``
+(:mod:`brainobs.metrics.qc`); every other value is unchanged.
 
 Extra columns (not published, better behaved):
 

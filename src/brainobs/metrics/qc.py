@@ -2,7 +2,9 @@
 
 The metric functions validate their input once, here, before computing anything:
 
-- **Cells** whose trace holds NaN or ±inf in a frame the analysis uses get NaN in every
+- **Cells** whose trace holds NaN or ±inf in a frame the analysis uses (a trial window of
+  gratings and scenes, a used movie repeat, the frames read for sparse noise: its epoch ± 16
+  frames) get NaN in every
   column of that stimulus family (a NaN sample would otherwise turn into a made-up
   preference, e.g. ``pref_image_ns = 0`` with ``image_sel_ns = 1.0``). The reason is in the
   family's QC column (:data:`QC_COLUMNS`: ``qc_dg``, ``qc_sg``, ``qc_ns``, ``qc_lsn``,

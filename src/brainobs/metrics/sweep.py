@@ -17,7 +17,8 @@ the frames present). Such trials do occur in synthetic sessions whose static-gra
 at the first frames or ends at the last. :func:`sweep_summary` takes ``out_of_range``:
 ``"raise"`` (default for the array kernels: :class:`WindowOutOfRangeError` naming the first
 offending trial), ``"nan"``, or ``"allensdk"`` (the behaviour above; the session-level functions
-use it for parity). The preferred-condition statistics (reliability, time to peak) leave such
+use it for parity; the family functions then leave out — and count — the trials that get no
+value at all, see :mod:`brainobs.metrics.qc`). The preferred-condition statistics (reliability, time to peak) leave such
 trials out: AllenSDK fails there (it averages traces of unequal length), brainobs does not.
 
 Memory: the full ``(cell, trial, frame)`` tensor of a session is large (6000 trials × 200 cells
