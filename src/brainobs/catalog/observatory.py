@@ -500,7 +500,7 @@ class Observatory:
         :meth:`cells`) has no container, or None when it has some.
 
         The message names each choice that has no data alone and the values that have data
-        (``area VISam has no data (areas with data: VISl, VISp)``), or, when each choice has
+        (``No data for area VISam (areas with data: VISl, VISp).``), or, when each choice has
         data but their combination has none, the combinations that do. Equality filters on
         vocabulary columns (``"area == VISp"``, ``"tld1_name in [Sst, Vip]"``) count as
         choices; other filters are ignored.
@@ -549,9 +549,8 @@ class Observatory:
                 if with_failed and not include_failed else "")
         alone = [d for d, m in zip(dims, masks, strict=True) if not m.any()]
         if alone:
-            parts = [f"{d.text} has no data ({d.plural} with data: {d.available(table)})"
-                     for d in alone]
-            return f"No data for {'; '.join(parts)}.{hint}"
+            parts = [f"{d.text} ({d.plural} with data: {d.available(table)})" for d in alone]
+            return f"No data for {' nor for '.join(parts)}.{hint}"
         near = table[np.logical_or.reduce(masks)]
         combos = near.groupby([d.column for d in dims]).size().index
         combos = [c if isinstance(c, tuple) else (c,) for c in combos]
