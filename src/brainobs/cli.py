@@ -783,13 +783,13 @@ def compare(
     if cells is not None:
         from brainobs._validate import check_choices
         from brainobs.errors import UnknownAreaError, UnknownCreLineError
-        from brainobs.population.table import full_cre_line
+        from brainobs.vocab import AREA_ALIASES
 
         table = from_table(_read_cells_file(cells), _column_map(column_map))
         for col, wanted, err in (("area", area, UnknownAreaError), ("cre_line", cre_line, UnknownCreLineError)):
-            if wanted:  # validated against the table's own values (closest-match errors)
-                names = [full_cre_line(w) for w in wanted] if col == "cre_line" else wanted
-                chosen = check_choices(names, sorted(table[col].dropna().unique()), err, col)
+            if wanted:  # validated against the table's own values (closest-match errors, aliases, short names)
+                chosen = check_choices(wanted, sorted(map(str, table[col].dropna().unique())), err, col,
+                                       aliases=AREA_ALIASES if col == "area" else None, prefixes=col == "cre_line")
                 table = table[table[col].isin(chosen or [])]
     else:
         if column_map:

@@ -266,9 +266,9 @@ REQUIRED: dict[str, tuple[tuple[str, Any], ...]] = {
 }
 
 
-def check_required(records: list[dict], path: Path | str, kind: str) -> list[dict]:
-    """Reject records lacking a required field (:data:`REQUIRED`): a DataDirError naming the
-    file, the field, how many records lack it and the first of them.
+def check_required(records: Any, path: Path | str, kind: str) -> list[dict]:
+    """Reject anything but a list of records each with the required fields (:data:`REQUIRED`):
+    a DataDirError naming the file, the field, how many records lack it and the first of them.
 
     >>> check_required([{"id": 1, "imaging_depth": 175}], "experiment_containers.json",
     ...                "experiment container")  # doctest: +ELLIPSIS
@@ -276,6 +276,7 @@ def check_required(records: list[dict], path: Path | str, kind: str) -> list[dic
     ...
     brainobs.errors.DataDirError: experiment_containers.json: 1 of 1 experiment container records lack targeted_structure.acronym (the area) (first: record 0, id 1)...
     """
+    records = _check_records(records, path)
     for field_name, get in REQUIRED[kind]:
         bad = [i for i, r in enumerate(records) if _missing(get(r))]
         if bad:
@@ -418,11 +419,11 @@ def load_tables(src: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(containers, experiments) tables from the JSON sources."""
     cpath = src.json_file("EXPERIMENT_CONTAINERS")
     assert cpath is not None  # locate() checked it
-    raw_c = check_required(_check_records(read_json(cpath), cpath), cpath, "experiment container")
+    raw_c = check_required(read_json(cpath), cpath, "experiment container")
     containers = flatten_containers(raw_c)
     epath = src.json_file("EXPERIMENTS")
     if epath:
-        raw_e = check_required(_check_records(read_json(epath), epath), epath, "ophys experiment")
+        raw_e = check_required(read_json(epath), epath, "ophys experiment")
     else:
         raw_e = check_required(experiments_from_containers(raw_c), cpath, "ophys experiment")
     return containers, flatten_experiments(raw_e, containers)
@@ -431,5 +432,5 @@ def load_tables(src: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
 def load_cells(src: Source) -> pd.DataFrame:
     """The cells table from cell_specimens.json (empty, standard columns, when absent)."""
     path = src.json_file("CELL_SPECIMENS")
-    raw = check_required(_check_records(read_json(path), path), path, "cell specimen") if path else []
+    raw = check_required(read_json(path), path, "cell specimen") if path else []
     return flatten_cells(raw)

@@ -551,13 +551,23 @@ class Observatory:
         if alone:
             parts = [f"{d.text} ({d.plural} with data: {d.available(table)})" for d in alone]
             return f"No data for {' nor for '.join(parts)}.{hint}"
-        near = table[np.logical_or.reduce(masks)]
-        combos = near.groupby([d.column for d in dims]).size().index
+        # Session types and stimuli scope the answer (the sessions that show them); the other
+        # choices are listed in the combinations that have data within that scope.
+        scope = [d for d in dims if d.column == "session_type"]
+        chosen = [d for d in dims if d.column != "session_type"]
+        if not scope or not chosen:
+            scope, chosen = [], dims
+        within = np.logical_and.reduce([m for d, m in zip(dims, masks, strict=True) if d in scope]) \
+            if scope else np.ones(len(table), dtype=bool)
+        near = within & np.logical_or.reduce([m for d, m in zip(dims, masks, strict=True) if d in chosen])
+        combos = table[near].groupby([d.column for d in chosen]).size().index
         combos = [c if isinstance(c, tuple) else (c,) for c in combos]
         shown = [" × ".join(str(v) for v in c) for c in combos[:30]]
         more = f" (and {len(combos) - 30} more)" if len(combos) > 30 else ""
-        return (f"No data for {' × '.join(d.text for d in dims)}. Combinations with data "
-                f"({' × '.join(d.label for d in dims)}): {', '.join(shown)}{more}.{hint}")
+        where = f", with {' and '.join(d.text for d in scope)}" if scope else ""
+        return (f"No data for {' × '.join(d.text for d in chosen)}{where}. Combinations with "
+                f"data ({' × '.join(d.label for d in chosen)}{where}): "
+                f"{', '.join(shown) or 'none'}{more}.{hint}")
 
     # ------------------------------------------------------------------ queries
 

@@ -7,7 +7,12 @@ downloaded). Differences from AllenSDK, on purpose:
   one-element list (AllenSDK raises TypeError);
 * unknown Cre lines / areas / session types / stimuli raise brainobs's
   ``Unknown*Error`` (subclasses of ValueError) naming the closest valid value, where
-  AllenSDK silently returns nothing;
+  AllenSDK silently returns nothing -- also as values of ``filters`` on vocabulary columns
+  (``{'field': 'area', 'op': '=', 'value': 'VISx'}``); full names behave as in AllenSDK,
+  and the usual short names are accepted too (areas ``V1``, ``LM``, ``AL``, ``PM``, ``AM``,
+  ``RL`` and any case; a Cre line's gene name such as ``Cux2`` when only one fits);
+* arguments of the wrong type (``manifest_file=123``, ``filters=5``, ``cre_lines=3.5``)
+  raise a TypeError naming the argument and the accepted types;
 * an id list of which **none** exist raises :class:`~brainobs.errors.UnknownIdError`
   (a LookupError); when some exist the rest are ignored, as in AllenSDK;
 * ``get_ophys_experiments(experiment_container_ids=..., cell_specimen_ids=...)`` keeps
@@ -27,6 +32,7 @@ Example
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -37,7 +43,13 @@ import pandas as pd
 from brainobs import vocab
 from brainobs.catalog import _source
 from brainobs.catalog.observatory import Observatory, default_data_dir
-from brainobs.errors import DataDirError, MissingMetricsWarning, NWBFileError, UnknownIdError
+from brainobs.errors import (
+    ArgumentTypeError,
+    DataDirError,
+    MissingMetricsWarning,
+    NWBFileError,
+    UnknownIdError,
+)
 
 SIMPLE_CONTAINER_KEYS = [
     "id", "imaging_depth", "targeted_structure", "cre_line", "reporter_line", "donor_name",
@@ -98,6 +110,10 @@ class BrainObservatoryCache:
         self, cache: bool = True, manifest_file: Any = None, base_uri: Any = None, api: Any = None
     ):
         self.cache = cache
+        if manifest_file is not None and not isinstance(manifest_file, (str, os.PathLike)):
+            raise ArgumentTypeError(
+                "manifest_file", manifest_file, "a path (str or os.PathLike) to manifest.json, or None"
+            )
         if manifest_file is None:
             manifest_file = default_data_dir() / _source.MANIFEST_NAME
         self.manifest_file = Path(manifest_file).expanduser()
@@ -114,7 +130,9 @@ class BrainObservatoryCache:
         found = _source.existing_json(path)
         if found is None:
             raise DataDirError(f"{key} file not found (brainobs does not download): {path}")
-        raw = _source.read_json(found)
+        kind = {self.CELL_SPECIMENS_KEY: "cell specimen", self.EXPERIMENT_CONTAINERS_KEY: "experiment container",
+                self.EXPERIMENTS_KEY: "ophys experiment"}[key]
+        raw = _source.check_required(_source.read_json(found), found, kind)
         base = self.observatory
         if key == self.CELL_SPECIMENS_KEY:
             tables = {"cells": _source.flatten_cells(raw)}
