@@ -221,7 +221,8 @@ def show(table: FrameTable | Table) -> None:
         keep = [c for c in map(str, table.frame.columns) if c in IDENTITY_COLUMNS] or [str(table.frame.columns[0])]
         how = table.how.format(columns=",".join(keep + hidden))
         console.print(Text(f"{len(hidden)} column{'s' if len(hidden) > 1 else ''} hidden to fit {console.width} "
-                           f"columns: {', '.join(hidden)}. See them with {how}.", style="yellow"))
+                           f"columns: {', '.join(hidden)}. See them with {how}.", style="yellow"),
+                      soft_wrap=True)  # not broken inside the --columns list: it can be copied
 
 
 def _cell_text(v: object) -> str:
