@@ -187,10 +187,20 @@ class Observatory:
     Notes
     -----
     Every str-vocabulary argument accepts a str or a list; unknown values raise the
-    matching ``Unknown*Error`` (a ``ValueError``) with the closest valid spelling.
-    Id arguments accept an int or a list: an id list where **none** of the ids exist
-    raises :class:`~brainobs.errors.UnknownIdError`; when some exist, the unknown ones
-    simply match nothing (as in AllenSDK).
+    matching ``Unknown*Error`` (a ``ValueError``) with the closest valid spelling. Areas
+    are matched in any case and by the names in :data:`brainobs.vocab.AREA_ALIASES`
+    (``"V1"``, ``"LM"`` ...); Cre lines (and reporter lines) also by a leading part of the
+    name that ends at a "-"/"_" (``"Cux2"``, ``"Ntsr1-Cre"``) when only one fits
+    (several raise :class:`~brainobs.errors.AmbiguousValueError` listing them). The same
+    checks apply to filter values on the cell table's vocabulary columns (``area``,
+    ``tld1_name``, ``tlr1_name``; ``cre_line``/``targeted_structure``/``reporter_line``
+    name them too). Id and depth arguments accept an int or a list: a list where **none**
+    exist raises :class:`~brainobs.errors.UnknownIdError` (ids) or an
+    :class:`~brainobs.errors.UnknownValueError` listing the depths that exist; when some
+    exist, the unknown ones simply match nothing (as in AllenSDK). A selection by valid
+    choices that has no data is an empty table; :meth:`explain_empty` says which choices
+    have data. Arguments of the wrong type raise
+    :class:`~brainobs.errors.ArgumentTypeError` (a ``TypeError``) naming the argument.
 
     Examples
     --------
