@@ -315,6 +315,19 @@ def test_wrong_types_are_type_errors_naming_the_argument(obs, call, name):
     assert isinstance(err.value, BrainobsError)
 
 
+def test_unknown_ids_say_which_exist(obs, raw):
+    from brainobs.errors import UnknownIdError
+
+    cells = sorted(c["cell_specimen_id"] for c in raw["cell_specimens"])
+    with pytest.raises(UnknownIdError) as err:
+        obs.cells(cell_specimen_id=[-1, 5])
+    assert str(err.value) == (f"Unknown cell specimen id(s) in the catalog: -1, 5. The catalog has {len(cells)} "
+                              f"cell specimens, ids {cells[0]} to {cells[-1]}; `brainobs cells` lists them.")
+    conts = sorted(c["id"] for c in raw["experiment_containers"])
+    with pytest.raises(UnknownIdError, match=f"Valid choices: {', '.join(map(str, conts))}[.]$"):
+        obs.containers(container_id=0)
+
+
 def test_whole_float_and_digit_string_ids_still_work(obs, raw):
     cid = raw["experiment_containers"][0]["id"]
     assert list(obs.containers(container_id=float(cid))["id"]) == [cid]

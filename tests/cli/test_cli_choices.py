@@ -54,6 +54,11 @@ CASES = [
     (["experiments", "--session-type", "three_session_C"],
      ["No data for session type three_session_C (session types with data: three_session_A, three_session_B, "
       "three_session_C2)."]),
+    (["experiments", "-c", "0"], ["Unknown experiment container id(s) in the catalog: 0.",
+                                  "Valid choices: 500000000, 500001000, 500002000, 500003000."]),
+    (["cells", "-c", "99999999999999999999999"], ["Unknown experiment container id(s) in the catalog: "
+                                                  "99999999999999999999999.", "Valid choices: 500000000"]),
+    (["cells", "--filter", "area in []"], ["No data for area [] (an empty list) (areas with data: VISl, VISp)."]),
     (["cells", "--area", "visq"], ["'visq'", AREAS]),
     (["cells", "--filter", "area == visq"], ["Unknown area (targeted structure) 'visq'", AREAS]),
     (["cells", "--filter", "tld1_name == Rorbx"], ["Unknown Cre line 'Rorbx'", "Valid choices: Cux2-CreERT2"]),

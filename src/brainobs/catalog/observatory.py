@@ -77,7 +77,7 @@ class _Dim:
 
     @property
     def text(self) -> str:
-        return f"{self.label} {', '.join(str(v) for v in self.asked)}"
+        return f"{self.label} {', '.join(str(v) for v in self.asked) or '[] (an empty list)'}"
 
     def available(self, table: pd.DataFrame) -> str:
         values = table[self.column].dropna().unique()
@@ -462,7 +462,17 @@ class Observatory:
     def _check_ids(values: Any, known: pd.Series, kind: str, name: str) -> list[int] | None:
         ids = as_int_list(values, name)
         if ids is not None and ids and not known.isin(ids).any():
-            raise UnknownIdError(kind, ids, "the catalog")
+            have = sorted(int(i) for i in known.dropna().unique())
+            command = {"experiment container": "brainobs containers", "ophys experiment": "brainobs experiments",
+                       "cell specimen": "brainobs cells"}.get(kind)
+            if not have:
+                valid = f"The catalog has no {kind}s."
+            elif len(have) <= 10:
+                valid = f"Valid choices: {', '.join(map(str, have))}."
+            else:
+                valid = (f"The catalog has {len(have)} {kind}s, ids {have[0]} to {have[-1]}"
+                         + (f"; `{command}` lists them." if command else "."))
+            raise UnknownIdError(kind, ids, "the catalog", valid)
         return ids
 
     @staticmethod
