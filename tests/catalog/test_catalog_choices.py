@@ -306,6 +306,8 @@ def test_explain_empty_sessions(obs, raw):
     (lambda o: o.containers(include_failed="no"), "include_failed"),
     (lambda o: o.experiments(require_eye_tracking=1), "require_eye_tracking"),
     (lambda o: BrainObservatoryCache(manifest_file=123), "manifest_file"),
+    (lambda o: BrainObservatoryCache(manifest_file=o.data_dir / "manifest.json").get_ophys_experiment_stimuli("x"),
+     "experiment_id"),
 ])
 def test_wrong_types_are_type_errors_naming_the_argument(obs, call, name):
     with pytest.raises(TypeError) as err:

@@ -294,8 +294,11 @@ class BrainObservatoryCache:
 
     def get_ophys_experiment_stimuli(self, experiment_id) -> list[str] | None:
         """Stimuli shown in an experiment's session (None for an unknown experiment)."""
+        from brainobs._validate import as_int_list
+
+        (eid,) = as_int_list([experiment_id], "experiment_id")  # type: ignore[misc]
         exps = self.observatory.table("experiments")
-        hit = exps.loc[exps["id"] == int(experiment_id), "session_type"]
+        hit = exps.loc[exps["id"] == eid, "session_type"]
         if hit.empty:
             return None
         return list(vocab.SESSION_STIMULI.get(hit.iloc[0], ()))
