@@ -58,7 +58,8 @@ def as_list(value: Any, name: str = "value") -> list | None:
     return [value]
 
 
-def as_int_list(value: Any, name: str = "ids") -> list[int] | None:
+def as_int_list(value: Any, name: str = "ids",
+                accepted: str = "an integer id or a list of integer ids") -> list[int] | None:
     """Like :func:`as_list` but every element must be an integer id.
 
     Integers, whole floats (an id column read beside NaN) and digit strings are accepted;
@@ -75,7 +76,7 @@ def as_int_list(value: Any, name: str = "ids") -> list[int] | None:
     from brainobs.errors import ArgumentTypeError
 
     if isinstance(value, dict):
-        raise ArgumentTypeError(name, value, "an integer id or a list of integer ids")
+        raise ArgumentTypeError(name, value, accepted)
     items = as_list(value, name)
     if items is None:
         return None
@@ -83,7 +84,7 @@ def as_int_list(value: Any, name: str = "ids") -> list[int] | None:
     for v in items:
         iv = _as_int(v)
         if iv is None:
-            raise ArgumentTypeError(name, v, "an integer id or a list of integer ids")
+            raise ArgumentTypeError(name, v, accepted)
         out.append(iv)
     return out
 

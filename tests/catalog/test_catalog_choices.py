@@ -330,6 +330,25 @@ def test_unknown_ids_say_which_exist(obs, raw):
         obs.containers(container_id=0)
 
 
+@pytest.mark.parametrize("method, kwargs, message", [
+    ("get_experiment_containers", {"cre_lines": 3.5}, "cre_lines must be a str or a list of str; got float 3.5."),
+    ("get_experiment_containers", {"ids": 2.5}, "ids must be an integer id or a list of integer ids; got float 2.5."),
+    ("get_experiment_containers", {"targeted_structures": [None]}, "targeted_structures must be a str or a list"),
+    ("get_experiment_containers", {"imaging_depths": "deep"},
+     "imaging_depths must be an integer depth in µm or a list of them; got str 'deep'."),
+    ("get_ophys_experiments", {"experiment_container_ids": 1.5}, "experiment_container_ids must be an integer id"),
+    ("get_ophys_experiments", {"session_types": 7}, "session_types must be a str or a list of str; got int 7."),
+    ("get_cell_specimens", {"ids": 1.5}, "ids must be an integer id"),
+    ("get_cell_specimens", {"filters": 5}, "filters must be a str such as 'p_dg < 0.05', an AllenSDK filter dict"),
+    ("get_cell_specimens", {"include_failed": "yes"}, "include_failed must be True or False; got str 'yes'."),
+])
+def test_compat_type_errors_use_the_allensdk_argument_names(obs_dir, method, kwargs, message):
+    boc = BrainObservatoryCache(manifest_file=obs_dir / "manifest.json")
+    with pytest.raises(TypeError) as err:
+        getattr(boc, method)(**kwargs)
+    assert str(err.value).startswith(message)
+
+
 def test_whole_float_and_digit_string_ids_still_work(obs, raw):
     cid = raw["experiment_containers"][0]["id"]
     assert list(obs.containers(container_id=float(cid))["id"]) == [cid]

@@ -59,6 +59,7 @@ _VOCAB_COLUMNS: dict[str, str] = {
     "tlr1_name": "reporter", "reporter_line": "reporter", "session_type": "session",
     "stimulus": "stimulus", "stimulus_name": "stimulus",
 }  # fmt: skip
+_DEPTHS = "an integer depth in µm or a list of them"
 # Names of the containers/experiments tables that filters of the cell table accept too.
 _COLUMN_SYNONYMS: dict[str, str] = {
     "cre_line": "tld1_name", "targeted_structure": "area", "reporter_line": "tlr1_name",
@@ -450,7 +451,7 @@ class Observatory:
     def _check_depths(self, value: Any) -> list[int] | None:
         """Imaging depths (µm); a list of which none exists in the catalog raises an error
         listing the depths that do (like ids)."""
-        depths = as_int_list(value, "imaging_depth")
+        depths = as_int_list(value, "imaging_depth", _DEPTHS)
         if depths:
             known = {int(d) for d in self._table("containers")["imaging_depth"].dropna()}
             if not known.intersection(depths):
@@ -541,7 +542,7 @@ class Observatory:
         add("area", "areas", "targeted_structure", self._check_area(area))
         add("Cre line", "Cre lines", "cre_line", self._check_cre(cre_line))
         add("imaging depth", "imaging depths", "imaging_depth",
-            as_int_list(imaging_depth, "imaging_depth"))
+            as_int_list(imaging_depth, "imaging_depth", _DEPTHS))
         add("session type", "session types", "session_type", self._check_session_type(session_type))
         if (stims := self._check_stimuli(stimuli)) is not None:
             showing = [t for t, s in vocab.SESSION_STIMULI.items() if set(s).intersection(stims)]

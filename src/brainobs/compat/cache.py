@@ -34,6 +34,8 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,24 @@ def _records(df: pd.DataFrame, keys: list[str] | None = None) -> list[dict]:
     return [
         {c: _py(v) for c, v in zip(cols, row, strict=True)} for row in zip(*arrays, strict=True)
     ]
+
+
+# Observatory argument -> AllenSDK name, for the messages of wrong-type errors.
+_ALLENSDK_NAMES = {"area": "targeted_structures", "cre_line": "cre_lines", "reporter_line": "reporter_lines",
+                   "imaging_depth": "imaging_depths", "transgenic_line": "transgenic_lines",
+                   "stimuli": "stimuli", "include_failed": "include_failed"}  # fmt: skip
+
+
+@contextmanager
+def _argument_names(**names: str) -> Iterator[None]:
+    """Re-raise an :class:`~brainobs.errors.ArgumentTypeError` under the AllenSDK argument name."""
+    try:
+        yield
+    except ArgumentTypeError as exc:
+        name = names.get(exc.name, _ALLENSDK_NAMES.get(exc.name, exc.name))
+        if name == exc.name:
+            raise
+        raise ArgumentTypeError(name, exc.value, exc.accepted) from None
 
 
 class BrainObservatoryCache:
@@ -190,15 +210,16 @@ class BrainObservatoryCache:
     ) -> list[dict]:
         """Experiment containers as a list of dicts (AllenSDK 'simple' keys when ``simple``)."""
         obs = self._obs_from(self.EXPERIMENT_CONTAINERS_KEY, file_name)
-        df = obs.containers(
-            container_id=ids,
-            area=targeted_structures,
-            cre_line=cre_lines,
-            reporter_line=reporter_lines,
-            imaging_depth=imaging_depths,
-            include_failed=include_failed,
-            transgenic_line=transgenic_lines,
-        )
+        with _argument_names(container_id="ids"):
+            df = obs.containers(
+                container_id=ids,
+                area=targeted_structures,
+                cre_line=cre_lines,
+                reporter_line=reporter_lines,
+                imaging_depth=imaging_depths,
+                include_failed=include_failed,
+                transgenic_line=transgenic_lines,
+            )
         if not simple:
             return self._select_raw(obs.raw(self.EXPERIMENT_CONTAINERS_KEY), df["id"].tolist())
         out = _records(df, SIMPLE_CONTAINER_KEYS)
@@ -230,20 +251,22 @@ class BrainObservatoryCache:
         (AllenSDK uses the set difference — a bug).
         """
         obs = self._obs_from(self.EXPERIMENTS_KEY, file_name)
-        df = obs.experiments(
-            experiment_id=ids,
-            container_id=experiment_container_ids,
-            area=targeted_structures,
-            cre_line=cre_lines,
-            reporter_line=reporter_lines,
-            imaging_depth=imaging_depths,
-            session_type=session_types,
-            stimuli=stimuli,
-            cell_specimen_id=cell_specimen_ids,
-            include_failed=include_failed,
-            require_eye_tracking=require_eye_tracking,
-            transgenic_line=transgenic_lines,
-        )
+        with _argument_names(experiment_id="ids", container_id="experiment_container_ids",
+                             cell_specimen_id="cell_specimen_ids", session_type="session_types"):
+            df = obs.experiments(
+                experiment_id=ids,
+                container_id=experiment_container_ids,
+                area=targeted_structures,
+                cre_line=cre_lines,
+                reporter_line=reporter_lines,
+                imaging_depth=imaging_depths,
+                session_type=session_types,
+                stimuli=stimuli,
+                cell_specimen_id=cell_specimen_ids,
+                include_failed=include_failed,
+                require_eye_tracking=require_eye_tracking,
+                transgenic_line=transgenic_lines,
+            )
         if not simple:
             return self._select_raw(obs.raw(self.EXPERIMENTS_KEY), df["id"].tolist())
         out = _records(df, SIMPLE_EXPERIMENT_KEYS)
@@ -279,12 +302,13 @@ class BrainObservatoryCache:
         :meth:`brainobs.catalog.Observatory.cells`); ``warn=False`` silences it.
         """
         obs = self._obs_from(self.CELL_SPECIMENS_KEY, file_name)
-        sel = obs.select_cells(
-            cell_specimen_id=ids,
-            container_id=experiment_container_ids,
-            filters=filters,
-            include_failed=include_failed,
-        )
+        with _argument_names(cell_specimen_id="ids", container_id="experiment_container_ids"):
+            sel = obs.select_cells(
+                cell_specimen_id=ids,
+                container_id=experiment_container_ids,
+                filters=filters,
+                include_failed=include_failed,
+            )
         if warn and sel.missing is not None:
             warnings.warn(MissingMetricsWarning(sel.missing.message), stacklevel=2)
         df = sel.cells
