@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,43 +58,112 @@ def as_list(value: Any, name: str = "value") -> list | None:
     return [value]
 
 
-def as_int_list(value: Any, name: str = "ids") -> list[int] | None:
-    """Like :func:`as_list` but every element must be an integer id."""
+def as_int_list(value: Any, name: str = "ids",
+                accepted: str = "an integer id or a list of integer ids") -> list[int] | None:
+    """Like :func:`as_list` but every element must be an integer id.
+
+    Integers, whole floats (an id column read beside NaN) and digit strings are accepted;
+    anything else raises :class:`~brainobs.errors.ArgumentTypeError` (a ``TypeError``)
+    naming ``name``.
+
+    >>> as_int_list(5), as_int_list([1.0, "2"])
+    ([5], [1, 2])
+    >>> as_int_list(3.5, "container_id")
+    Traceback (most recent call last):
+    ...
+    brainobs.errors.ArgumentTypeError: container_id must be an integer id or a list of integer ids; got float 3.5.
+    """
+    from brainobs.errors import ArgumentTypeError
+
+    if isinstance(value, dict):
+        raise ArgumentTypeError(name, value, accepted)
     items = as_list(value, name)
     if items is None:
         return None
     out = []
     for v in items:
-        try:
-            iv = int(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be integer ids; got {v!r}") from None
-        if isinstance(v, float) and v != iv:
-            raise ValueError(f"{name} must be integer ids; got {v!r}")
+        iv = _as_int(v)
+        if iv is None:
+            raise ArgumentTypeError(name, v, accepted)
         out.append(iv)
     return out
 
 
+def _as_int(v: Any) -> int | None:
+    if isinstance(v, (bool, np.bool_)):
+        return None
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return int(v) if np.isfinite(v) and float(v).is_integer() else None
+    if isinstance(v, str) and v.strip().lstrip("+-").isdigit():
+        return int(v.strip())
+    return None
+
+
+def _fits_prefix(value: str, choice: str) -> bool:
+    """``value`` is the leading part of ``choice`` up to a "-", "_" or "(" (case-insensitive)."""
+    v, c = value.lower().rstrip("-_"), choice.lower()
+    return bool(v) and c.startswith(v) and (len(c) == len(v) or c[len(v)] in "-_(")
+
+
 def check_choices(
-    values: Any, choices: Iterable[str], error: Callable[[Any, Sequence[str]], Exception], name: str
+    values: Any,
+    choices: Iterable[str],
+    error: Callable[[Any, Sequence[str]], Exception],
+    name: str,
+    *,
+    aliases: Mapping[str, str] | None = None,
+    prefixes: bool = False,
 ) -> list[str] | None:
     """Map user spellings to canonical choices; raise ``error`` naming the bad value.
 
-    Matching is exact first, then case-insensitive. Anything else raises ``error``
-    (an :class:`~brainobs.errors.UnknownValueError` subclass, or any callable
-    ``error(value, choices)`` returning an exception) with the closest match.
+    Matching is exact first, then case-insensitive, then through ``aliases`` (keys matched
+    case-insensitively, e.g. ``"V1" -> "VISp"``), then -- when ``prefixes`` -- a leading
+    part of one choice that ends where the choice has a "-", "_" or "(" (``"Cux2"`` for
+    ``"Cux2-CreERT2"``; several fitting choices raise
+    :class:`~brainobs.errors.AmbiguousValueError` listing them). Anything else raises
+    ``error`` (an :class:`~brainobs.errors.UnknownValueError` subclass, or any callable
+    ``error(value, choices)`` returning an exception) with the closest match. A value that
+    is not a str raises :class:`~brainobs.errors.ArgumentTypeError` (a ``TypeError``).
+
+    >>> from brainobs.errors import UnknownAreaError, UnknownCreLineError
+    >>> check_choices(["visp", "LM"], ["VISl", "VISp"], UnknownAreaError, "area", aliases={"LM": "VISl"})
+    ['VISp', 'VISl']
+    >>> check_choices("Sst", ["Sst-IRES-Cre", "Vip-IRES-Cre"], UnknownCreLineError, "cre_line", prefixes=True)
+    ['Sst-IRES-Cre']
     """
+    from brainobs.errors import AmbiguousValueError, ArgumentTypeError
+
+    if isinstance(values, dict) or (values is not None and not isinstance(values, (str, Iterable))):
+        raise ArgumentTypeError(name, values, "a str or a list of str")
     items = as_list(values, name)
     if items is None:
         return None
-    choices = list(choices)
-    by_lower = {str(c).lower(): c for c in choices}
+    choices = [str(c) for c in choices]
+    by_lower = {c.lower(): c for c in choices}
+    alias_lower = {str(k).lower(): str(t) for k, t in (aliases or {}).items()}
     out = []
     for v in items:
+        if not isinstance(v, str):
+            raise ArgumentTypeError(name, v, "a str or a list of str")
         if v in choices:
             out.append(v)
-        elif str(v).lower() in by_lower:
-            out.append(by_lower[str(v).lower()])
-        else:
-            raise error(v, choices)
+            continue
+        low = v.strip().lower()
+        if low in by_lower:
+            out.append(by_lower[low])
+            continue
+        target = alias_lower.get(low)
+        if target is not None and target.lower() in by_lower:
+            out.append(by_lower[target.lower()])
+            continue
+        fits = [c for c in choices if _fits_prefix(v.strip(), c)] if prefixes else []
+        if len(fits) == 1:
+            out.append(fits[0])
+            continue
+        exc = error(v, choices)
+        if len(fits) > 1:
+            raise AmbiguousValueError(v, fits, kind=getattr(exc, "kind", name))
+        raise exc
     return out

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -16,6 +18,8 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import typer
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
@@ -80,45 +84,186 @@ def _obs(data_dir: Path | None):
     return open_observatory(_resolve_data_dir(data_dir))
 
 
-def _rich_table(df: pd.DataFrame, title: str | None = None, max_rows: int = 60) -> Table:
-    table = Table(title=title, show_lines=False, header_style="bold")
-    for col in df.columns:
-        # Ids and other numbers never wrap (a folded id is unreadable); text may fold.
-        numeric = pd.api.types.is_numeric_dtype(df[col]) and not pd.api.types.is_bool_dtype(df[col])
-        table.add_column(str(col), overflow="fold", no_wrap=numeric, justify="right" if numeric else "left")
-    shown = df.head(max_rows)
-    for row in shown.itertuples(index=False):
-        table.add_row(*(_cell_text(v) for v in row))
-    if len(df) > max_rows:
-        table.caption = f"{max_rows} of {len(df)} rows shown; use --format csv for all"
-    return table
+# Columns that say which cell / container / session a row is: never hidden to make a table
+# fit the terminal (nor is a table's first column).
+IDENTITY_COLUMNS = ("id", "cell_specimen_id", "experiment_container_id", "ophys_experiment_id",
+                    "targeted_structure", "area", "cre_line", "tld1_name")
+_SHOW_ALL = "--format csv or a wider terminal"
 
 
-def show(table: Table) -> None:
-    """Print a table: fitted to the terminal, or at its natural width when piped."""
-    if console.is_terminal:
-        console.print(table)
-    else:
-        natural = Measurement.get(console, console.options.update(width=10_000), table).maximum
-        Console(file=console.file, width=max(console.width, natural)).print(table)
+@dataclass
+class FrameTable:
+    """A DataFrame to print as a table: at its natural width when piped, fitted to the
+    terminal otherwise (see :func:`show`). ``how`` says how to see hidden columns."""
+
+    frame: pd.DataFrame
+    title: str | None = None
+    max_rows: int = 60
+    how: str = _SHOW_ALL
+
+
+def _rich_table(df: pd.DataFrame, title: str | None = None, max_rows: int = 60, how: str = _SHOW_ALL
+                ) -> FrameTable:
+    return FrameTable(df, title, max_rows, how)
+
+
+def _header_tokens(name: str) -> list[str]:
+    """Where a header may break: after each "_" ("cell_", "specimen_", "id")."""
+    return re.findall(r"[^_]*_|[^_]+$", name) or [name]
+
+
+def _wrap_header(name: str, width: int) -> str:
+    lines: list[str] = []
+    for tok in _header_tokens(name):
+        if lines and cell_len(lines[-1] + tok) <= width:
+            lines[-1] += tok
+        else:
+            lines.append(tok)
+    return "\n".join(lines)
+
+
+@dataclass
+class _Col:
+    name: str
+    texts: list[str]
+    numeric: bool
+    keep: bool  # an identity column: never hidden
+
+    @property
+    def data(self) -> int:
+        return max((cell_len(t) for t in self.texts), default=0)
+
+    @property
+    def minimum(self) -> int:
+        head = max(cell_len(t) for t in _header_tokens(self.name))
+        if self.numeric or self.keep:  # numbers and names are never cut nor folded
+            return max(self.data, head)
+        return max(min(self.data, 12), head)  # other text may fold onto several lines
+
+    @property
+    def natural(self) -> int:
+        return max(self.data, cell_len(self.name))
+
+
+def _table_width(widths: list[int]) -> int:
+    return sum(widths) + 2 * (len(widths) - 1)  # two spaces between columns, no edges
+
+
+def _layout(cols: list[_Col], width: int | None) -> tuple[list[_Col], list[int]]:
+    """The columns shown and their widths: all at their natural width when ``width`` is None
+    (piped output); else text folds first, then whole columns are hidden from the right
+    (never identity columns), then the room left is shared out."""
+    if width is None or _table_width([c.natural for c in cols]) <= width:
+        return cols, [c.natural for c in cols]
+    shown = list(cols)
+    while _table_width([c.minimum for c in shown]) > width:
+        droppable = [i for i, c in enumerate(shown) if not c.keep]
+        if not droppable:
+            break  # only identity columns left: printed whole, wider than the terminal
+        del shown[droppable[-1]]
+    widths = [c.minimum for c in shown]
+    spare = width - _table_width(widths)
+    # room left: first to the columns that need least to be whole (most unwrapped headers)
+    for i in sorted(range(len(shown)), key=lambda i: shown[i].natural - widths[i]):
+        extra = min(spare, shown[i].natural - widths[i])
+        if extra <= 0:
+            continue
+        widths[i] += extra
+        spare -= extra
+    return shown, widths
+
+
+def _render(view: FrameTable, width: int | None) -> tuple[Table, list[str]]:
+    """A rich Table of ``view`` (fitted to ``width``) and the names of the columns hidden."""
+    df = view.frame
+    shown_rows = df.head(view.max_rows)
+    cols = []
+    for i, col in enumerate(df.columns):
+        s = df[col]
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        cols.append(_Col(str(col), [_cell_text(v) for v in shown_rows[col].tolist()], numeric,
+                         keep=i == 0 or str(col) in IDENTITY_COLUMNS))
+    shown, widths = _layout(cols, width)
+    table = Table(title=view.title, header_style="bold", box=box.SIMPLE_HEAD, show_edge=False,
+                  pad_edge=False, collapse_padding=True)
+    for c, w in zip(shown, widths, strict=True):
+        table.add_column(Text(_wrap_header(c.name, w)), width=w, justify="right" if c.numeric else "left",
+                         no_wrap=c.numeric or c.keep, overflow="fold")
+    for r in range(len(shown_rows)):
+        table.add_row(*(Text(c.texts[r]) for c in shown))
+    if len(df) > view.max_rows:
+        table.caption = f"{view.max_rows} of {len(df)} rows shown; use --format csv for all"
+    return table, [c.name for c in cols if c not in shown]
+
+
+def show(table: FrameTable | Table) -> None:
+    """Print a table: fitted to the terminal, or at its natural width when piped.
+
+    Numbers are never cut or folded: when the columns do not fit the terminal, whole columns
+    are hidden from the right (identity columns never) and a line names them and how to see
+    them.
+    """
+    if not isinstance(table, FrameTable):
+        if console.is_terminal:
+            console.print(table)
+        else:
+            natural = Measurement.get(console, console.options.update(width=10_000), table).maximum
+            Console(file=console.file, width=max(console.width, natural)).print(table)
+        return
+    rendered, hidden = _render(table, console.width if console.is_terminal else None)
+    needed = _table_width([int(c.width or 0) for c in rendered.columns])
+    if needed <= console.width:
+        console.print(rendered)
+    else:  # piped, or identity columns alone wider than the terminal: never squeezed
+        Console(file=console.file, width=needed, force_terminal=console.is_terminal,
+                color_system=console.color_system, no_color=console.no_color).print(rendered)  # type: ignore[arg-type]
+    if hidden:
+        keep = [c for c in map(str, table.frame.columns) if c in IDENTITY_COLUMNS] or [str(table.frame.columns[0])]
+        how = table.how.format(columns=",".join(keep + hidden))
+        console.print(Text(f"{len(hidden)} column{'s' if len(hidden) > 1 else ''} hidden to fit {console.width} "
+                           f"columns: {', '.join(hidden)}. See them with {how}.", style="yellow"),
+                      soft_wrap=True)  # not broken inside the --columns list: it can be copied
 
 
 def _cell_text(v: object) -> str:
-    """Short, readable text for one table cell (floats to 6 significant digits)."""
-    if v is None or (isinstance(v, float) and v != v):
+    """The text of one table cell: numbers whole, to 6 significant digits (see :func:`_num`);
+    missing values blank."""
+    if v is None or v is pd.NA or (isinstance(v, (float, np.floating)) and v != v):
         return ""
-    if isinstance(v, float):
-        # whole numbers (ids stored as float beside NaN) print as integers, not 5e+08
-        return str(int(v)) if v.is_integer() and abs(v) < 1e15 else f"{v:.6g}"
-    return str(v)
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    return _num(v, sig=6)
 
 
-def emit(df: pd.DataFrame, fmt: Fmt, out: Path | None, title: str | None = None) -> None:
-    """Print or write a table in the requested format (atomic when writing a file)."""
+_SHOW_COLUMNS = "--columns {columns}, --format csv or a wider terminal"
+
+
+def int_ids(df: pd.DataFrame) -> pd.DataFrame:
+    """Id columns (``id``, ``*_id``, ``*_id_*``) that are float only because of missing
+    values become nullable integers (``Int64``), so every format prints them as integers."""
+    out = df
+    for col in df.columns:
+        s = df[col]
+        if "id" in str(col).split("_") and pd.api.types.is_float_dtype(s):
+            v = s.dropna()
+            if bool(np.isfinite(v).all()) and bool((v == np.round(v)).all()) and bool((v.abs() < 2**63).all()):
+                if out is df:
+                    out = df.copy()
+                out[col] = s.astype("Int64")
+    return out
+
+
+def emit(df: pd.DataFrame, fmt: Fmt, out: Path | None, title: str | None = None, how: str = _SHOW_ALL) -> None:
+    """Print or write a table in the requested format (atomic when writing a file).
+
+    Ids print as integers in every format; ``how`` tells how to see columns a terminal table
+    had to hide (see :func:`show`).
+    """
     if fmt is Fmt.parquet and out is None:
         raise typer.BadParameter("--format parquet writes binary data: give --out FILE.parquet", param_hint="--out")
+    df = int_ids(df)
     if fmt is Fmt.table and out is None:
-        show(_rich_table(df, title))
+        show(_rich_table(df, title, how=how))
         return
     if fmt is Fmt.csv or (fmt is Fmt.table and out is not None):
         text = df.to_csv(index=False)
@@ -285,8 +430,10 @@ def containers(
     """List experiment containers (one mouse, one field of view, three sessions)."""
     obs = _obs(data_dir)
     df = obs.containers(area=area, cre_line=cre_line, imaging_depth=depth, include_failed=include_failed)
+    if df.empty:
+        _no_data(obs.explain_empty(area=area, cre_line=cre_line, imaging_depth=depth, include_failed=include_failed))
     df = select_columns(df, columns, fmt, CONTAINER_COLUMNS)
-    emit(df, fmt, out, f"{len(df)} containers")
+    emit(df, fmt, out, f"{len(df)} containers", how=_SHOW_COLUMNS)
 
 
 @app.command(epilog="Example: brainobs experiments --container-id 500000000 --stimulus natural_scenes")
@@ -306,8 +453,11 @@ def experiments(
     obs = _obs(data_dir)
     df = obs.experiments(container_id=container_id, area=area, cre_line=cre_line, session_type=session_type,
                          stimuli=stimulus, include_failed=include_failed)
+    if df.empty:
+        _no_data(obs.explain_empty(container_id=container_id, area=area, cre_line=cre_line,
+                                   session_type=session_type, stimuli=stimulus, include_failed=include_failed))
     df = select_columns(df, columns, fmt, EXPERIMENT_COLUMNS)
-    emit(df, fmt, out, f"{len(df)} experiments")
+    emit(df, fmt, out, f"{len(df)} experiments", how=_SHOW_COLUMNS)
 
 
 @app.command(epilog="Example: brainobs cells --area VISp --filter 'p_ns < 0.05' --filter 'dsi_dg > 0.5' --columns cell_specimen_id,p_ns,dsi_dg")
@@ -332,11 +482,23 @@ def cells(
     sel = obs.select_cells(container_id=container_id, area=area, cre_line=cre_line, filters=filter_,
                            include_failed=include_failed)
     df = sel.cells
+    if df.empty:
+        _no_data(obs.explain_empty(container_id=container_id, area=area, cre_line=cre_line, filters=filter_,
+                                   include_failed=include_failed))
     extra = [c for c in ("p_dg", "dsi_dg", "p_ns", "pref_image_ns") if c in df.columns and df[c].notna().any()]
     df = select_columns(df, columns, fmt, CELL_COLUMNS + extra)
-    emit(df, fmt, out, f"{len(df)} cells")
+    emit(df, fmt, out, f"{len(df)} cells", how=_SHOW_COLUMNS)
     if sel.missing is not None:
         note(sel.missing.message)
+
+
+def _no_data(reason: str | None) -> None:
+    """A selection whose choices have no data together: an error saying which have data
+    (an empty table for other reasons, e.g. a metric filter nothing passes, is a fine answer)."""
+    if reason is not None:
+        from brainobs.errors import NoDataError
+
+        raise NoDataError(reason)
 
 
 def note(message: str) -> None:
@@ -533,8 +695,12 @@ def _read_cells_file(path: Path) -> pd.DataFrame:
                              param_hint="--cells")
 
 
-def _num(v: object) -> str:
-    """A number for the terminal: never cut; p-values keep their exponent."""
+def _num(v: object, sig: int | None = None) -> str:
+    """A number for the terminal: never cut; p-values keep their exponent.
+
+    ``sig=None``: compact (4 significant digits, 3 in scientific notation), for ``compare``;
+    else ``sig`` significant digits (``:g``), for the tables of every other command.
+    """
     if v is None or (isinstance(v, float) and v != v):
         return "–"
     if isinstance(v, (bool, np.bool_)):
@@ -545,6 +711,8 @@ def _num(v: object) -> str:
         f = float(v)
         if f.is_integer() and abs(f) < 1e15:
             return str(int(f))
+        if sig is not None:
+            return f"{f:.{sig}g}"
         return f"{f:.4g}" if 1e-3 <= abs(f) < 1e6 else f"{f:.2e}"
     return str(v)
 
@@ -638,13 +806,13 @@ def compare(
     if cells is not None:
         from brainobs._validate import check_choices
         from brainobs.errors import UnknownAreaError, UnknownCreLineError
-        from brainobs.population.table import full_cre_line
+        from brainobs.vocab import AREA_ALIASES
 
         table = from_table(_read_cells_file(cells), _column_map(column_map))
         for col, wanted, err in (("area", area, UnknownAreaError), ("cre_line", cre_line, UnknownCreLineError)):
-            if wanted:  # validated against the table's own values (closest-match errors)
-                names = [full_cre_line(w) for w in wanted] if col == "cre_line" else wanted
-                chosen = check_choices(names, sorted(table[col].dropna().unique()), err, col)
+            if wanted:  # validated against the table's own values (closest-match errors, aliases, short names)
+                chosen = check_choices(wanted, sorted(map(str, table[col].dropna().unique())), err, col,
+                                       aliases=AREA_ALIASES if col == "area" else None, prefixes=col == "cre_line")
                 table = table[table[col].isin(chosen or [])]
     else:
         if column_map:
@@ -782,7 +950,8 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        err_console.print(f"[bold red]error:[/] {msg}", highlight=False)
+        # one line; the message is plain text, never markup (it may quote the user's "[...]")
+        err_console.print(Text.assemble(("error: ", "bold red"), str(msg)), highlight=False, soft_wrap=True)
         return 2
     return 0
 

@@ -10,6 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 
+def _choice_order(text: str) -> tuple[int, float, str]:
+    """Numbers in numeric order (175 before 1000), then text in alphabetical order."""
+    try:
+        return (0, float(text), text)
+    except ValueError:
+        return (1, 0.0, text)
+
+
 class BrainobsError(Exception):
     """Base class of every error brainobs raises on purpose."""
 
@@ -24,7 +32,7 @@ class UnknownValueError(BrainobsError, ValueError):
         from brainobs._validate import closest
 
         self.value = value
-        self.choices = sorted({str(c) for c in choices})
+        self.choices = sorted({str(c) for c in choices}, key=_choice_order)
         if kind is not None:
             self.kind = kind
         # ``reason`` replaces "Unknown ..." when the value is valid in general but not here
@@ -78,12 +86,13 @@ class StimulusTableError(BrainobsError, ValueError):
 class UnknownIdError(BrainobsError, LookupError):
     """An id (container, experiment, cell specimen) that does not exist."""
 
-    def __init__(self, kind: str, ids: Iterable[object], where: str = ""):
+    def __init__(self, kind: str, ids: Iterable[object], where: str = "", valid: str = ""):
         self.ids = list(ids)
         shown = ", ".join(str(i) for i in self.ids[:10])
         more = f" (and {len(self.ids) - 10} more)" if len(self.ids) > 10 else ""
         place = f" in {where}" if where else ""
-        super().__init__(f"Unknown {kind} id(s){place}: {shown}{more}.")
+        # ``valid``: the ids that exist (or how to list them), a sentence of its own
+        super().__init__(f"Unknown {kind} id(s){place}: {shown}{more}." + (f" {valid}" if valid else ""))
 
     def __str__(self) -> str:  # LookupError would otherwise repr() the message
         return str(self.args[0])
@@ -113,3 +122,28 @@ class MissingMetricsWarning(UserWarning):
     ``brainobs analyze --missing ...`` command that computes them. Silence it with
     ``warn=False`` or :func:`warnings.filterwarnings`.
     """
+
+
+class AmbiguousValueError(UnknownValueError):
+    """A short name that fits several valid values (e.g. a Cre line's gene name)."""
+
+    def __init__(self, value: object, candidates: Iterable[object], kind: str | None = None):
+        kind = kind or self.kind
+        super().__init__(value, candidates, kind=kind,
+                         reason=f"Ambiguous {kind} {value!r}: it fits several; give the full name.")
+
+
+class NoDataError(BrainobsError, LookupError):
+    """Valid choices whose combination has no data in this catalog (the message says which
+    choices do have data)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ArgumentTypeError(BrainobsError, TypeError):
+    """An argument of the wrong type (e.g. ``open_observatory(123)``, ``filters=5``)."""
+
+    def __init__(self, name: str, value: object, accepted: str):
+        self.name, self.value, self.accepted = name, value, accepted
+        super().__init__(f"{name} must be {accepted}; got {type(value).__name__} {value!r}.")

@@ -28,6 +28,14 @@ CRE_LINES: tuple[str, ...] = (
 # The six targeted visual areas.
 AREAS: tuple[str, ...] = ("VISal", "VISam", "VISl", "VISp", "VISpm", "VISrl")
 
+# The names people type for the areas (matched case-insensitively): V1 is the primary visual
+# cortex, the others the usual abbreviations of the higher visual areas. A Cre line may
+# likewise be given by its gene name ("Cux2", "Sst") or any leading part of its name that
+# ends at a "-" or "_" ("Ntsr1-Cre"), when only one Cre line fits.
+AREA_ALIASES: dict[str, str] = {
+    "V1": "VISp", "LM": "VISl", "AL": "VISal", "PM": "VISpm", "AM": "VISam", "RL": "VISrl",
+}  # fmt: skip
+
 REPORTER_LINES: tuple[str, ...] = (
     "Ai148(TIT2L-GC6f-ICL-tTA2)",
     "Ai162(TIT2L-GC6s-ICL-tTA2)",

@@ -98,7 +98,7 @@ def test_filter_errors(obs):
         obs.cells(filters="p_dg")
     with pytest.raises(FilterError, match="lacks"):
         obs.cells(filters={"field": "p_dg"})
-    with pytest.raises(FilterError):
+    with pytest.raises(TypeError, match="each filter must be a str .* got int 3"):
         obs.cells(filters=[3])
     with pytest.raises(FilterError, match="list"):
         obs.cells(filters="p_dg in 3")
@@ -110,8 +110,10 @@ def test_filter_errors(obs):
         obs.cells(filters={"field": "p_dg", "op": "<", "value": [1, 2]})
     with pytest.raises(FilterError, match="null"):
         obs.cells(filters="p_dg < null")
-    with pytest.raises(FilterError, match="compare"):
+    with pytest.raises(FilterError, match="'<' does not apply to area"):
         obs.cells(filters="area < 3")
+    with pytest.raises(FilterError, match="compare column donor_full_genotype"):
+        obs.cells(filters="donor_full_genotype < 3")
     with pytest.raises(FilterError, match="missing value"):
         mask_for(pd.DataFrame({"a": [1]}), "a <  ")
 

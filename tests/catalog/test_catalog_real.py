@@ -122,15 +122,21 @@ def test_filters_vs_independent(obs, flat_experiments):
     )
 
 
-def test_vocabulary_errors(obs):
+def test_vocabulary_errors(obs, flat_experiments):
     with pytest.raises(UnknownCreLineError, match="Rorb-IRES2-Cre") as err:
-        obs.containers(cre_line="Rorb")
+        obs.containers(cre_line="Rorb-IRES-Cre")
     assert err.value.suggestion == "Rorb-IRES2-Cre"
-    with pytest.raises(UnknownCreLineError) as err:
-        obs.experiments(cre_line=["cux2"])
-    assert err.value.suggestion == "Cux2-CreERT2"
-    with pytest.raises(UnknownAreaError):
-        obs.containers(area="V1")
+    # short names, other cases and the usual area names are accepted (checked against the
+    # independent flat table of the release)
+    flat = flat_experiments[~flat_experiments.container_failed]
+    rorb = sorted(flat[flat.cre_line == "Rorb-IRES2-Cre"].experiment_container_id.unique())
+    assert sorted(obs.containers(cre_line="Rorb")["id"]) == rorb
+    assert sorted(obs.containers(cre_line="rorb-ires2-cre")["id"]) == rorb
+    assert set(obs.experiments(cre_line=["cux2"])["cre_line"]) == {"Cux2-CreERT2"}
+    for alias, area in [("V1", "VISp"), ("lm", "VISl"), ("AL", "VISal"), ("pm", "VISpm"),
+                        ("AM", "VISam"), ("rl", "VISrl")]:
+        want = sorted(flat[flat.targeted_structure == area].experiment_container_id.unique())
+        assert want and sorted(obs.containers(area=alias)["id"]) == want
     with pytest.raises(UnknownAreaError) as err:
         obs.cells(area="VISpn")
     assert err.value.suggestion in {"VISp", "VISpm"}
@@ -144,7 +150,7 @@ def test_vocabulary_errors(obs):
     with pytest.raises(UnknownValueError, match="transgenic line"):
         obs.containers(transgenic_line="nope-line")
     with pytest.raises(ValueError):  # all Unknown*Error are ValueErrors
-        obs.containers(cre_line="Pv")
+        obs.containers(cre_line="Pv")  # not a whole part of "Pvalb-IRES-Cre"
     # vocab constants are valid even when absent from this release: empty, not an error
     assert obs.containers(cre_line="Vip-IRES-Cre").empty
 
@@ -156,7 +162,7 @@ def test_ids(obs, real_cache):
         obs.experiments(experiment_id=[1, 2])
     with pytest.raises(UnknownIdError):
         obs.session_path(42)
-    with pytest.raises(ValueError, match="integer"):
+    with pytest.raises(TypeError, match="container_id must be an integer id .* got str 'abc'"):
         obs.containers(container_id="abc")
     eid = int(obs.experiments()["id"].iloc[0])
     path = obs.session_path(eid)

@@ -77,7 +77,7 @@ def test_containers_filter_matches_library(capsys, obs_dir):
 
 
 def test_unknown_cre_line_is_one_clear_error(capsys, obs_dir):
-    code, out, err = run(capsys, "containers", "-d", obs_dir, "--cre-line", "Rorb")
+    code, out, err = run(capsys, "containers", "-d", obs_dir, "--cre-line", "Rorb-IRES-Cre")
     assert code == 2
     assert "Rorb-IRES2-Cre" in err and "Valid choices" in err
     assert "Traceback" not in err + out
@@ -351,7 +351,7 @@ def test_analyze_missing_usage_errors(capsys, fresh):
     ):
         code, _, err = run(capsys, "analyze", "-d", fresh, *args)
         assert code == 2 and msg in err.replace("\n", "").replace("│", "").replace("  ", " "), (args, err)
-    code, _, err = run(capsys, "analyze", "--missing", "-d", fresh, "--cre-line", "Rorb")
+    code, _, err = run(capsys, "analyze", "--missing", "-d", fresh, "--cre-line", "Rorb-IRES-Cre")
     assert code == 2 and "Rorb-IRES2-Cre" in err and "Traceback" not in err
     code, _, err = run(capsys, "analyze", "--missing", "-d", fresh, "--family", "scenes")
     assert code == 2 and "natural_scenes" in err

@@ -62,7 +62,10 @@ def test_cell_specimens_with_filters_on_real_metrics(boc, real_cells_csv):
 
 def test_helpful_error_instead_of_silence(boc):
     with pytest.raises(UnknownCreLineError, match="Rorb-IRES2-Cre"):
-        boc.get_experiment_containers(cre_lines=["Rorb"])
+        boc.get_experiment_containers(cre_lines=["Rorb-IRES-Cre"])
+    # short names and area aliases give what the full names give
+    full = boc.get_experiment_containers(targeted_structures=["VISp"], cre_lines=["Rorb-IRES2-Cre"])
+    assert full and boc.get_experiment_containers(targeted_structures=["v1"], cre_lines=["Rorb"]) == full
     # a plain string is accepted where AllenSDK raises TypeError
     assert boc.get_experiment_containers(targeted_structures="VISrl") == \
         boc.get_experiment_containers(targeted_structures=["VISrl"])

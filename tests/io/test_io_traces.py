@@ -85,12 +85,16 @@ def test_subset_by_frames_and_times(session):
         ({"times": 5}, "times must be"),
         ({"frames": "abc"}, "frames must be"),
         ({"frames": slice(10, 0, -1)}, "step must be positive"),
-        ({"cell_specimen_ids": ["x"]}, "integer ids"),
     ],
 )
 def test_bad_selection(session, kwargs, message):
     with pytest.raises(ValueError, match=message):
         session.dff(**kwargs)
+
+
+def test_cell_ids_of_the_wrong_type(session):
+    with pytest.raises(TypeError, match="cell_specimen_ids must be an integer id or a list of integer ids; got str 'x'"):
+        session.dff(cell_specimen_ids=["x"])
 
 
 def test_corrected_fluorescence_v3(session):

@@ -91,7 +91,7 @@ def test_report_command(capsys, analyzed, tmp_path):
     assert code == 0, err
     assert out.exists() and "Rorb-IRES2-Cre in VISp" in out.read_text()
     assert f"Wrote {out}" in " ".join(stdout.split())
-    code = main(["report", "--data-dir", str(analyzed), "--cre-line", "Rorb", "--out", str(out)])
+    code = main(["report", "--data-dir", str(analyzed), "--cre-line", "Rorb-IRES-Cre", "--out", str(out)])
     _, err = capsys.readouterr()
     assert code == 2 and "Rorb-IRES2-Cre" in err
     code = main(["report", "--data-dir", str(analyzed), "--out", str(tmp_path / "x.pdf")])

@@ -152,7 +152,7 @@ def test_design_specs():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    ({"cre_lines": ["Sst"]}, UnknownCreLineError, "Did you mean 'Sst-IRES-Cre'"),
+    ({"cre_lines": ["Sst-Cre"]}, UnknownCreLineError, "Did you mean 'Sst-IRES-Cre'"),  # "Sst" alone is accepted
     ({"areas": ["VISpp"]}, UnknownAreaError, "Did you mean 'VISp"),
     ({"cre_lines": ["Sst-IRES-Cre", "Sst-IRES-Cre"]}, ValueError, "twice"),
     ({"cre_lines": []}, ValueError, "at least one"),

@@ -231,6 +231,71 @@ def _check_records(records: Any, path: Path | str) -> list[dict]:
     return records
 
 
+def _acronym(obj: dict) -> Any:
+    ts = obj.get("targeted_structure")
+    return ts.get("acronym") if isinstance(ts, dict) else None
+
+
+def _container_id(obj: dict) -> Any:
+    stub = obj.get("experiment_container")
+    return obj.get("experiment_container_id", stub.get("id") if isinstance(stub, dict) else None)
+
+
+# Fields every record must have (non-null), by kind: what brainobs's queries select on.
+# Each entry: (field as the message names it, getter).
+REQUIRED: dict[str, tuple[tuple[str, Any], ...]] = {
+    "experiment container": (
+        ("id", lambda r: r.get("id")),
+        ("imaging_depth", lambda r: r.get("imaging_depth")),
+        ("targeted_structure.acronym (the area)", _acronym),
+        ("specimen.donor.transgenic_lines with a Cre driver line", lambda r: cre_line_of(_donor(r))),
+    ),
+    "ophys experiment": (
+        ("id", lambda r: r.get("id")),
+        ("experiment_container_id", _container_id),
+        ("stimulus_name (the session type)", lambda r: r.get("stimulus_name")),
+        ("targeted_structure.acronym (the area)", _acronym),
+    ),
+    "cell specimen": (
+        ("cell_specimen_id", lambda r: r.get("cell_specimen_id")),
+        ("experiment_container_id", lambda r: r.get("experiment_container_id")),
+        ("area", lambda r: r.get("area")),
+        ("tld1_name (the Cre line)", lambda r: r.get("tld1_name")),
+        ("imaging_depth", lambda r: r.get("imaging_depth")),
+    ),
+}
+
+
+def check_required(records: Any, path: Path | str, kind: str) -> list[dict]:
+    """Reject anything but a list of records each with the required fields (:data:`REQUIRED`):
+    a DataDirError naming the file, the field, how many records lack it and the first of them.
+
+    >>> check_required([{"id": 1, "imaging_depth": 175}], "experiment_containers.json",
+    ...                "experiment container")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    brainobs.errors.DataDirError: experiment_containers.json: 1 of 1 experiment container records lack targeted_structure.acronym (the area) (first: record 0, id 1)...
+    """
+    records = _check_records(records, path)
+    for field_name, get in REQUIRED[kind]:
+        bad = [i for i, r in enumerate(records) if _missing(get(r))]
+        if bad:
+            first = records[bad[0]]
+            ident = first.get("cell_specimen_id", first.get("id"))
+            which = f"record {bad[0]}" + (f", id {ident}" if ident is not None else "")
+            raise DataDirError(
+                f"{path}: {len(bad)} of {len(records)} {kind} records lack {field_name} "
+                f"(first: {which}); every {kind} needs "
+                f"{', '.join(f for f, _ in REQUIRED[kind])}. Is this an Allen Brain "
+                "Observatory file?"
+            )
+    return records
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v == "" or (isinstance(v, float) and np.isnan(v))
+
+
 def flatten_containers(raw: list[dict]) -> pd.DataFrame:
     """One row per container with the AllenSDK 'simple' columns plus extras."""
     rows = []
@@ -354,15 +419,18 @@ def load_tables(src: Source) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(containers, experiments) tables from the JSON sources."""
     cpath = src.json_file("EXPERIMENT_CONTAINERS")
     assert cpath is not None  # locate() checked it
-    raw_c = _check_records(read_json(cpath), cpath)
+    raw_c = check_required(read_json(cpath), cpath, "experiment container")
     containers = flatten_containers(raw_c)
     epath = src.json_file("EXPERIMENTS")
-    raw_e = _check_records(read_json(epath), epath) if epath else experiments_from_containers(raw_c)
+    if epath:
+        raw_e = check_required(read_json(epath), epath, "ophys experiment")
+    else:
+        raw_e = check_required(experiments_from_containers(raw_c), cpath, "ophys experiment")
     return containers, flatten_experiments(raw_e, containers)
 
 
 def load_cells(src: Source) -> pd.DataFrame:
     """The cells table from cell_specimens.json (empty, standard columns, when absent)."""
     path = src.json_file("CELL_SPECIMENS")
-    raw = _check_records(read_json(path), path) if path else []
+    raw = check_required(read_json(path), path, "cell specimen") if path else []
     return flatten_cells(raw)

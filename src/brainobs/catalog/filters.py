@@ -19,13 +19,14 @@ Examples
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from brainobs.errors import BrainobsError, UnknownValueError
+from brainobs.errors import ArgumentTypeError, BrainobsError, UnknownValueError
 
 OPS: tuple[str, ...] = ("<", "<=", ">", ">=", "==", "=", "!=", "in", "not in", "between", "is")
 
@@ -106,11 +107,22 @@ def _norm_op(op: str, where: str) -> str:
     return "==" if op == "=" else op
 
 
+_FILTER_TYPES = "a str such as 'p_dg < 0.05', an AllenSDK filter dict or a list of them"
+
+
 def parse(filters: Any) -> list[Clause]:
-    """Parse a filter string, an AllenSDK dict, or a list of them (or of clauses) into clauses."""
+    """Parse a filter string, an AllenSDK dict, or a list of them (or of clauses) into clauses.
+
+    Anything else raises :class:`~brainobs.errors.ArgumentTypeError` (a ``TypeError``).
+    """
     if filters is None:
         return []
-    items = [filters] if isinstance(filters, (str, dict)) else list(filters)
+    if isinstance(filters, (str, dict, Clause)):
+        items = [filters]
+    elif isinstance(filters, (list, tuple)):
+        items = list(filters)
+    else:
+        raise ArgumentTypeError("filters", filters, _FILTER_TYPES)
     out = []
     for f in items:
         if isinstance(f, Clause):
@@ -135,7 +147,9 @@ def parse(filters: Any) -> list[Clause]:
                 raise FilterError(f"Bad value in filter {f!r}: {exc}") from None
             out.append(Clause(m["col"], op, value))
         else:
-            raise FilterError(f"A filter must be a string or a dict; got {f!r}")
+            raise ArgumentTypeError(
+                "each filter", f, "a str such as 'p_dg < 0.05' or an AllenSDK filter dict"
+            )
     return out
 
 
@@ -145,11 +159,36 @@ def _as_values(value: Any, clause: Clause) -> list:
     raise FilterError(f"operator {clause.op!r} needs a list value; got {value!r}")
 
 
+def _is_missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
+def _typed_value(series: pd.Series, column: str, v: Any, equality: bool = True) -> Any:
+    """``v`` checked against the column's kind: a clear error instead of a silent empty."""
+    if _is_missing(v) or isinstance(v, (list, tuple)):
+        return v
+    if pd.api.types.is_bool_dtype(series):
+        if not isinstance(v, (bool, np.bool_)):
+            raise FilterError(f"{column} is true/false; got {v!r} (write {column} == true)")
+        return v
+    if pd.api.types.is_numeric_dtype(series):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.number)):
+            raise FilterError(f"{column} holds numbers; {v!r} is not a number")
+        return v
+    values = series.dropna()
+    if equality and len(values) and isinstance(v, (int, np.integer)) and not isinstance(v, bool) and \
+            values.map(lambda x: isinstance(x, str)).all():
+        return str(v)  # a text column of digits (e.g. donor_name == 222426)
+    return v
+
+
 def _mask_one(series: pd.Series, c: Clause) -> np.ndarray:
     v = c.value
     if c.op in ("in", "not in"):
-        vals = _as_values(v, c)
+        vals = [_typed_value(series, c.column, x) for x in _as_values(v, c)]
         m = series.isin(vals).to_numpy(dtype=bool)
+        if any(_is_missing(x) for x in vals):
+            m |= series.isna().to_numpy()
         return ~m & series.notna().to_numpy() if c.op == "not in" else m
     if c.op == "between":
         vals = _as_values(v, c)
@@ -158,7 +197,7 @@ def _mask_one(series: pd.Series, c: Clause) -> np.ndarray:
         return _mask_one(series, Clause(c.column, ">=", vals[0])) & _mask_one(
             series, Clause(c.column, "<=", vals[1])
         )
-    if v is None or (isinstance(v, float) and np.isnan(v)):
+    if _is_missing(v):
         if c.op in ("==", "is"):
             return series.isna().to_numpy()
         if c.op == "!=":
@@ -168,6 +207,7 @@ def _mask_one(series: pd.Series, c: Clause) -> np.ndarray:
         c = Clause(c.column, "==", v)
     if isinstance(v, (list, tuple)):
         raise FilterError(f"operator {c.op!r} needs a single value; got {v!r} for {c.column}")
+    v = _typed_value(series, c.column, v, equality=c.op in ("==", "!="))
     try:
         if c.op == "==":
             res = series == v
@@ -190,11 +230,37 @@ def _mask_one(series: pd.Series, c: Clause) -> np.ndarray:
     )
 
 
-def mask_for(df: pd.DataFrame, filters: Any) -> np.ndarray:
-    """Boolean row mask of ``df`` for ``filters`` (see module docstring); all clauses ANDed."""
+def normalized(clause: Clause, normalize: Callable[[Any], Any]) -> Clause:
+    """``clause`` with its value(s) mapped by ``normalize`` (one user spelling -> the canonical
+    name, raising an error that names the bad value and the valid ones); for the columns of a
+    closed vocabulary (area, Cre line ...), where only ``== != in not in is`` make sense."""
+    if clause.op in ("<", "<=", ">", ">=", "between"):
+        raise FilterError(
+            f"operator {clause.op!r} does not apply to {clause.column} (a name); "
+            "use ==, !=, in or not in"
+        )
+    v = clause.value
+    if clause.op in ("in", "not in"):
+        new: Any = [None if _is_missing(x) else normalize(x) for x in _as_values(v, clause)]
+    else:
+        new = None if _is_missing(v) else normalize(v)
+    return Clause(clause.column, clause.op, new)
+
+
+def mask_for(
+    df: pd.DataFrame, filters: Any, normalize: Mapping[str, Callable[[Any], Any]] | None = None
+) -> np.ndarray:
+    """Boolean row mask of ``df`` for ``filters`` (see module docstring); all clauses ANDed.
+
+    ``normalize`` maps a column to a function turning one user value into the canonical one
+    (see :func:`normalized`); values compared with other columns must fit the column's kind
+    (numbers with numbers, true/false with flags), else :class:`FilterError`.
+    """
     mask = np.ones(len(df), dtype=bool)
     for c in parse(filters):
         if c.column not in df.columns:
             raise UnknownValueError(c.column, df.columns, kind="column")
+        if normalize and c.column in normalize:
+            c = normalized(c, normalize[c.column])
         mask &= _mask_one(df[c.column], c)
     return mask

@@ -20,6 +20,7 @@ import os
 import shlex
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ import pandas as pd
 from brainobs import vocab
 from brainobs._validate import as_int_list, check_choices
 from brainobs.errors import (
+    ArgumentTypeError,
     MissingMetricsWarning,
     NWBFileError,
     UnknownAreaError,
@@ -49,7 +51,40 @@ from .coverage import (
     is_null_test,
     missing_message,
 )
-from .filters import mask_for, parse
+from .filters import Clause, mask_for, normalized, parse
+
+# Columns holding a closed vocabulary, by the check their filter values go through.
+_VOCAB_COLUMNS: dict[str, str] = {
+    "area": "area", "targeted_structure": "area", "tld1_name": "cre", "cre_line": "cre",
+    "tlr1_name": "reporter", "reporter_line": "reporter", "session_type": "session",
+    "stimulus": "stimulus", "stimulus_name": "stimulus",
+}  # fmt: skip
+_DEPTHS = "an integer depth in µm or a list of them"
+# Names of the containers/experiments tables that filters of the cell table accept too.
+_COLUMN_SYNONYMS: dict[str, str] = {
+    "cre_line": "tld1_name", "targeted_structure": "area", "reporter_line": "tlr1_name",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Dim:
+    """One choice of a selection, for :meth:`Observatory.explain_empty`."""
+
+    label: str  # "area"
+    plural: str  # "areas"
+    column: str  # column of the containers/experiments table
+    wanted: list  # values of that column that match
+    asked: list  # what the user asked for (stimuli for the session-type column)
+
+    @property
+    def text(self) -> str:
+        return f"{self.label} {', '.join(str(v) for v in self.asked) or '[] (an empty list)'}"
+
+    def available(self, table: pd.DataFrame) -> str:
+        values = table[self.column].dropna().unique()
+        if self.label == "stimulus":  # the stimuli shown by the session types with data
+            values = np.array(sorted({s for t in values for s in vocab.SESSION_STIMULI.get(t, ())}))
+        return ", ".join(str(v) for v in sorted(values.tolist())) or "none"
 
 STORE_SUBDIR = Path(".brainobs") / "catalog"
 TABLES = ("containers", "experiments", "cells")
@@ -153,10 +188,20 @@ class Observatory:
     Notes
     -----
     Every str-vocabulary argument accepts a str or a list; unknown values raise the
-    matching ``Unknown*Error`` (a ``ValueError``) with the closest valid spelling.
-    Id arguments accept an int or a list: an id list where **none** of the ids exist
-    raises :class:`~brainobs.errors.UnknownIdError`; when some exist, the unknown ones
-    simply match nothing (as in AllenSDK).
+    matching ``Unknown*Error`` (a ``ValueError``) with the closest valid spelling. Areas
+    are matched in any case and by the names in :data:`brainobs.vocab.AREA_ALIASES`
+    (``"V1"``, ``"LM"`` ...); Cre lines (and reporter lines) also by a leading part of the
+    name that ends at a "-"/"_" (``"Cux2"``, ``"Ntsr1-Cre"``) when only one fits
+    (several raise :class:`~brainobs.errors.AmbiguousValueError` listing them). The same
+    checks apply to filter values on the cell table's vocabulary columns (``area``,
+    ``tld1_name``, ``tlr1_name``; ``cre_line``/``targeted_structure``/``reporter_line``
+    name them too). Id and depth arguments accept an int or a list: a list where **none**
+    exist raises :class:`~brainobs.errors.UnknownIdError` (ids) or an
+    :class:`~brainobs.errors.UnknownValueError` listing the depths that exist; when some
+    exist, the unknown ones simply match nothing (as in AllenSDK). A selection by valid
+    choices that has no data is an empty table; :meth:`explain_empty` says which choices
+    have data. Arguments of the wrong type raise
+    :class:`~brainobs.errors.ArgumentTypeError` (a ``TypeError``) naming the argument.
 
     Examples
     --------
@@ -166,6 +211,11 @@ class Observatory:
     """
 
     def __init__(self, data_dir: str | os.PathLike[str] | None = None):
+        if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+            raise ArgumentTypeError(
+                "data_dir", data_dir,
+                "a path (str or os.PathLike) to a data dir or its manifest.json, or None",
+            )
         self._src = _source.locate(default_data_dir() if data_dir is None else data_dir)
         self.data_dir: Path = self._src.data_dir
         self.is_synthetic: bool = self._src.is_synthetic
@@ -354,22 +404,28 @@ class Observatory:
         values = self._table("containers")[column].dropna().unique().tolist()
         return sorted(set(extra) | {str(v) for v in values})
 
-    def _check_cre(self, value: Any) -> list[str] | None:
+    def _check_cre(self, value: Any, name: str = "cre_line") -> list[str] | None:
+        """Cre lines by full name, case-insensitively, or by a leading part such as the gene
+        name ("Cux2", "Ntsr1-Cre") when only one Cre line fits."""
         return check_choices(
-            value, self._choices("cre_line", vocab.CRE_LINES), UnknownCreLineError, "cre_line"
+            value, self._choices("cre_line", vocab.CRE_LINES), UnknownCreLineError, name,
+            prefixes=True,
         )
 
-    def _check_area(self, value: Any) -> list[str] | None:
+    def _check_area(self, value: Any, name: str = "area") -> list[str] | None:
+        """Areas case-insensitively, or by the names in :data:`brainobs.vocab.AREA_ALIASES`."""
         return check_choices(
-            value, self._choices("targeted_structure", vocab.AREAS), UnknownAreaError, "area"
+            value, self._choices("targeted_structure", vocab.AREAS), UnknownAreaError, name,
+            aliases=vocab.AREA_ALIASES,
         )
 
-    def _check_reporter(self, value: Any) -> list[str] | None:
+    def _check_reporter(self, value: Any, name: str = "reporter_line") -> list[str] | None:
         return check_choices(
             value,
             self._choices("reporter_line", vocab.REPORTER_LINES),
             lambda v, ch: UnknownValueError(v, ch, kind="reporter line"),
-            "reporter_line",
+            name,
+            prefixes=True,
         )
 
     def _check_transgenic(self, value: Any) -> list[str] | None:
@@ -384,12 +440,155 @@ class Observatory:
             "transgenic_line",
         )
 
+    def _check_session_type(self, value: Any, name: str = "session_type") -> list[str] | None:
+        choices = set(vocab.SESSION_TYPES) | set(self._table("experiments")["session_type"].dropna())
+        return check_choices(value, sorted(choices), UnknownSessionTypeError, name)
+
     @staticmethod
-    def _check_ids(values: Any, known: pd.Series, kind: str) -> list[int] | None:
-        ids = as_int_list(values, f"{kind} ids")
+    def _check_stimuli(value: Any, name: str = "stimuli") -> list[str] | None:
+        return check_choices(value, vocab.STIMULI, UnknownStimulusError, name)
+
+    def _check_depths(self, value: Any) -> list[int] | None:
+        """Imaging depths (µm); a list of which none exists in the catalog raises an error
+        listing the depths that do (like ids)."""
+        depths = as_int_list(value, "imaging_depth", _DEPTHS)
+        if depths:
+            known = {int(d) for d in self._table("containers")["imaging_depth"].dropna()}
+            if not known.intersection(depths):
+                raise UnknownValueError(depths[0] if len(depths) == 1 else depths, sorted(known),
+                                        kind="imaging depth (µm)")
+        return depths
+
+    @staticmethod
+    def _check_ids(values: Any, known: pd.Series, kind: str, name: str) -> list[int] | None:
+        ids = as_int_list(values, name)
         if ids is not None and ids and not known.isin(ids).any():
-            raise UnknownIdError(kind, ids, "the catalog")
+            have = sorted(int(i) for i in known.dropna().unique())
+            command = {"experiment container": "brainobs containers", "ophys experiment": "brainobs experiments",
+                       "cell specimen": "brainobs cells"}.get(kind)
+            if not have:
+                valid = f"The catalog has no {kind}s."
+            elif len(have) <= 10:
+                valid = f"Valid choices: {', '.join(map(str, have))}."
+            else:
+                valid = (f"The catalog has {len(have)} {kind}s, ids {have[0]} to {have[-1]}"
+                         + (f"; `{command}` lists them." if command else "."))
+            raise UnknownIdError(kind, ids, "the catalog", valid)
         return ids
+
+    @staticmethod
+    def _check_flag(value: Any, name: str) -> bool:
+        if not isinstance(value, (bool, np.bool_)):
+            raise ArgumentTypeError(name, value, "True or False")
+        return bool(value)
+
+    def _filter_clauses(self, filters: Any, columns: pd.Index) -> list[Clause]:
+        """Parsed filters; ``cre_line``/``targeted_structure``/``reporter_line`` name the cell
+        table's ``tld1_name``/``area``/``tlr1_name`` when the table has only those."""
+        out = []
+        for c in parse(filters):
+            other = _COLUMN_SYNONYMS.get(c.column)
+            if other is not None and c.column not in columns and other in columns:
+                c = Clause(other, c.op, c.value)
+            out.append(c)
+        return out
+
+    def _normalizers(self, columns: pd.Index) -> dict[str, Callable[[Any], Any]]:
+        """For each vocabulary column of a table: user value -> canonical name (or an error
+        naming the value and the valid choices), as for the area/cre_line/... arguments."""
+        checks: dict[str, Callable[[Any], list[str] | None]] = {
+            "area": self._check_area, "cre": self._check_cre, "reporter": self._check_reporter,
+            "session": self._check_session_type, "stimulus": self._check_stimuli,
+        }  # fmt: skip
+
+        def one(check: Callable[[Any], list[str] | None]) -> Callable[[Any], Any]:
+            return lambda v: (check(str(v)) or [v])[0]
+
+        return {col: one(checks[kind]) for col, kind in _VOCAB_COLUMNS.items() if col in columns}
+
+    def explain_empty(
+        self,
+        container_id: Any = None,
+        area: Any = None,
+        cre_line: Any = None,
+        imaging_depth: Any = None,
+        session_type: Any = None,
+        stimuli: Any = None,
+        filters: Any = None,
+        include_failed: bool = False,
+    ) -> str | None:
+        """Why a selection by these arguments (as in :meth:`containers`, :meth:`experiments`,
+        :meth:`cells`) has no container, or None when it has some.
+
+        The message names each choice that has no data alone and the values that have data
+        (``No data for area VISam (areas with data: VISl, VISp).``), or, when each choice has
+        data but their combination has none, the combinations that do. Equality filters on
+        vocabulary columns (``"area == VISp"``, ``"tld1_name in [Sst, Vip]"``) count as
+        choices; other filters are ignored.
+
+        >>> obs.explain_empty(area="VISp", cre_line="Fezf2")  # doctest: +SKIP
+        'No data for area VISp × Cre line Fezf2-CreER. Combinations with data (area × Cre line): VISl × Fezf2-CreER, VISp × Cux2-CreERT2.'
+        """
+        by_session = session_type is not None or stimuli is not None
+        table = self._table("experiments" if by_session else "containers")
+        dims: list[_Dim] = []
+
+        def add(label: str, plural: str, column: str, wanted: list | None) -> None:
+            if wanted is not None:
+                dims.append(_Dim(label, plural, column, list(wanted), list(wanted)))
+
+        add("container", "containers", "experiment_container_id" if by_session else "id",
+            as_int_list(container_id, "container_id"))
+        add("area", "areas", "targeted_structure", self._check_area(area))
+        add("Cre line", "Cre lines", "cre_line", self._check_cre(cre_line))
+        add("imaging depth", "imaging depths", "imaging_depth",
+            as_int_list(imaging_depth, "imaging_depth", _DEPTHS))
+        add("session type", "session types", "session_type", self._check_session_type(session_type))
+        if (stims := self._check_stimuli(stimuli)) is not None:
+            showing = [t for t, s in vocab.SESSION_STIMULI.items() if set(s).intersection(stims)]
+            dims.append(_Dim("stimulus", "stimuli", "session_type", showing, stims))
+        normalize = self._normalizers(pd.Index(list(_VOCAB_COLUMNS)))
+        for c in self._filter_clauses(filters, pd.Index(list(_VOCAB_COLUMNS))):
+            column = {"area": "targeted_structure", "tld1_name": "cre_line"}.get(c.column, c.column)
+            if column in ("targeted_structure", "cre_line") and c.op in ("==", "is", "in"):
+                values = normalized(c, normalize[c.column]).value
+                add("area" if column == "targeted_structure" else "Cre line",
+                    "areas" if column == "targeted_structure" else "Cre lines", column,
+                    values if isinstance(values, list) else [values])
+        if not dims:
+            return None
+        failed_col = "container_failed" if by_session else "failed"
+        everything = table
+        if not include_failed:
+            table = table[~table[failed_col].to_numpy(dtype=bool)]
+        masks = [table[d.column].isin(d.wanted).to_numpy() for d in dims]
+        if np.logical_and.reduce(masks).any():
+            return None
+        with_failed = bool(np.logical_and.reduce(
+            [everything[d.column].isin(d.wanted).to_numpy() for d in dims]).any())
+        hint = (" Failed containers have some: add --include-failed (include_failed=True)."
+                if with_failed and not include_failed else "")
+        alone = [d for d, m in zip(dims, masks, strict=True) if not m.any()]
+        if alone:
+            parts = [f"{d.text} ({d.plural} with data: {d.available(table)})" for d in alone]
+            return f"No data for {' nor for '.join(parts)}.{hint}"
+        # Session types and stimuli scope the answer (the sessions that show them); the other
+        # choices are listed in the combinations that have data within that scope.
+        scope = [d for d in dims if d.column == "session_type"]
+        chosen = [d for d in dims if d.column != "session_type"]
+        if not scope or not chosen:
+            scope, chosen = [], dims
+        within = np.logical_and.reduce([m for d, m in zip(dims, masks, strict=True) if d in scope]) \
+            if scope else np.ones(len(table), dtype=bool)
+        near = within & np.logical_or.reduce([m for d, m in zip(dims, masks, strict=True) if d in chosen])
+        combos = table[near].groupby([d.column for d in chosen]).size().index
+        combos = [c if isinstance(c, tuple) else (c,) for c in combos]
+        shown = [" × ".join(str(v) for v in c) for c in combos[:30]]
+        more = f" (and {len(combos) - 30} more)" if len(combos) > 30 else ""
+        where = f", with {' and '.join(d.text for d in scope)}" if scope else ""
+        return (f"No data for {' × '.join(d.text for d in chosen)}{where}. Combinations with "
+                f"data ({' × '.join(d.label for d in chosen)}{where}): "
+                f"{', '.join(shown) or 'none'}{more}.{hint}")
 
     # ------------------------------------------------------------------ queries
 
@@ -403,7 +602,7 @@ class Observatory:
             mask &= df["cre_line"].isin(cres).to_numpy()
         if (reps := self._check_reporter(reporter_line)) is not None:
             mask &= df["reporter_line"].isin(reps).to_numpy()
-        if (depths := as_int_list(imaging_depth, "imaging_depth")) is not None:
+        if (depths := self._check_depths(imaging_depth)) is not None:
             mask &= df["imaging_depth"].isin(depths).to_numpy()
         if (lines := self._check_transgenic(transgenic_line)) is not None:
             wanted = {x.lower() for x in lines}
@@ -429,9 +628,9 @@ class Observatory:
         >>> obs.containers(area="VISp", cre_line="Rorb-IRES2-Cre")  # doctest: +SKIP
         """
         df = self._table("containers")
-        ids = self._check_ids(container_id, df["id"], "experiment container")
+        ids = self._check_ids(container_id, df["id"], "experiment container", "container_id")
         mask = self._common_mask(df, area, cre_line, reporter_line, imaging_depth, transgenic_line)
-        if not include_failed:
+        if not self._check_flag(include_failed, "include_failed"):
             mask &= ~df["failed"].to_numpy(dtype=bool)
         if ids is not None:
             mask &= df["id"].isin(ids).to_numpy()
@@ -462,20 +661,21 @@ class Observatory:
         >>> obs.experiments(stimuli=["natural_scenes"]).session_type.unique()  # doctest: +SKIP
         """
         df = self._table("experiments")
-        ids = self._check_ids(experiment_id, df["id"], "ophys experiment")
+        ids = self._check_ids(experiment_id, df["id"], "ophys experiment", "experiment_id")
         cids = self._check_ids(
-            container_id, self._table("containers")["id"], "experiment container"
+            container_id, self._table("containers")["id"], "experiment container", "container_id"
         )
         mask = self._common_mask(df, area, cre_line, reporter_line, imaging_depth, transgenic_line)
         if ids is not None:
             mask &= df["id"].isin(ids).to_numpy()
-        if require_eye_tracking:
+        if self._check_flag(require_eye_tracking, "require_eye_tracking"):
             mask &= (df["fail_eye_tracking"] == False).to_numpy(dtype=bool)  # noqa: E712 (None != False)
-        if not include_failed:
+        if not self._check_flag(include_failed, "include_failed"):
             mask &= ~df["container_failed"].to_numpy(dtype=bool)
         if cell_specimen_id is not None:
             cells = self._table("cells")
-            cell_ids = self._check_ids(cell_specimen_id, cells["cell_specimen_id"], "cell specimen")
+            cell_ids = self._check_ids(cell_specimen_id, cells["cell_specimen_id"], "cell specimen",
+                                       "cell_specimen_id")
             holding = set(
                 cells.loc[
                     cells["cell_specimen_id"].isin(cell_ids), "experiment_container_id"
@@ -485,15 +685,10 @@ class Observatory:
         if cids is not None:
             mask &= df["experiment_container_id"].isin(cids).to_numpy()
         if session_type is not None:
-            types = check_choices(
-                session_type,
-                sorted(set(vocab.SESSION_TYPES) | set(df["session_type"].dropna())),
-                UnknownSessionTypeError,
-                "session_type",
-            )
+            types = self._check_session_type(session_type)
             mask &= df["session_type"].isin(types).to_numpy()
         if stimuli is not None:
-            stims = check_choices(stimuli, vocab.STIMULI, UnknownStimulusError, "stimuli")
+            stims = self._check_stimuli(stimuli)
             showing = [t for t, s in vocab.SESSION_STIMULI.items() if set(s).intersection(stims or [])]
             mask &= df["session_type"].isin(showing).to_numpy()
         return df[mask].reset_index(drop=True)
@@ -556,14 +751,17 @@ class Observatory:
         'brainobs analyze --missing --cre-line Vip-IRES-Cre --family natural_scenes'
         """
         df = self._table("cells")
-        clauses = parse(filters)
+        clauses = self._filter_clauses(filters, df.columns)
         on_metrics = [c for c in clauses if vocab.metric_family(c.column)]
-        base = mask_for(df, [c for c in clauses if not vocab.metric_family(c.column)])
+        normalize = self._normalizers(df.columns)
+        base = mask_for(df, [c for c in clauses if not vocab.metric_family(c.column)], normalize)
         metric_mask = mask_for(df, on_metrics)  # validates columns/operators first
-        ids = self._check_ids(cell_specimen_id, df["cell_specimen_id"], "cell specimen")
+        ids = self._check_ids(cell_specimen_id, df["cell_specimen_id"], "cell specimen",
+                              "cell_specimen_id")
         cids = self._check_ids(
-            container_id, self._table("containers")["id"], "experiment container"
+            container_id, self._table("containers")["id"], "experiment container", "container_id"
         )
+        include_failed = self._check_flag(include_failed, "include_failed")
         passed = ~df["failed_experiment_container"].fillna(False).to_numpy(dtype=bool)
         if ids is not None:
             base &= df["cell_specimen_id"].isin(ids).to_numpy()
@@ -573,7 +771,7 @@ class Observatory:
             base &= df["area"].isin(areas).to_numpy()
         if (cres := self._check_cre(cre_line)) is not None:
             base &= df["tld1_name"].isin(cres).to_numpy()
-        if (depths := as_int_list(imaging_depth, "imaging_depth")) is not None:
+        if (depths := self._check_depths(imaging_depth)) is not None:
             base &= df["imaging_depth"].isin(depths).to_numpy()
         mask = base & metric_mask
         if not include_failed:

@@ -7,7 +7,12 @@ downloaded). Differences from AllenSDK, on purpose:
   one-element list (AllenSDK raises TypeError);
 * unknown Cre lines / areas / session types / stimuli raise brainobs's
   ``Unknown*Error`` (subclasses of ValueError) naming the closest valid value, where
-  AllenSDK silently returns nothing;
+  AllenSDK silently returns nothing -- also as values of ``filters`` on vocabulary columns
+  (``{'field': 'area', 'op': '=', 'value': 'VISx'}``); full names behave as in AllenSDK,
+  and the usual short names are accepted too (areas ``V1``, ``LM``, ``AL``, ``PM``, ``AM``,
+  ``RL`` and any case; a Cre line's gene name such as ``Cux2`` when only one fits);
+* arguments of the wrong type (``manifest_file=123``, ``filters=5``, ``cre_lines=3.5``)
+  raise a TypeError naming the argument and the accepted types;
 * an id list of which **none** exist raises :class:`~brainobs.errors.UnknownIdError`
   (a LookupError); when some exist the rest are ignored, as in AllenSDK;
 * ``get_ophys_experiments(experiment_container_ids=..., cell_specimen_ids=...)`` keeps
@@ -27,7 +32,10 @@ Example
 from __future__ import annotations
 
 import math
+import os
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +45,13 @@ import pandas as pd
 from brainobs import vocab
 from brainobs.catalog import _source
 from brainobs.catalog.observatory import Observatory, default_data_dir
-from brainobs.errors import DataDirError, MissingMetricsWarning, NWBFileError, UnknownIdError
+from brainobs.errors import (
+    ArgumentTypeError,
+    DataDirError,
+    MissingMetricsWarning,
+    NWBFileError,
+    UnknownIdError,
+)
 
 SIMPLE_CONTAINER_KEYS = [
     "id", "imaging_depth", "targeted_structure", "cre_line", "reporter_line", "donor_name",
@@ -69,6 +83,24 @@ def _records(df: pd.DataFrame, keys: list[str] | None = None) -> list[dict]:
     ]
 
 
+# Observatory argument -> AllenSDK name, for the messages of wrong-type errors.
+_ALLENSDK_NAMES = {"area": "targeted_structures", "cre_line": "cre_lines", "reporter_line": "reporter_lines",
+                   "imaging_depth": "imaging_depths", "transgenic_line": "transgenic_lines",
+                   "stimuli": "stimuli", "include_failed": "include_failed"}  # fmt: skip
+
+
+@contextmanager
+def _argument_names(**names: str) -> Iterator[None]:
+    """Re-raise an :class:`~brainobs.errors.ArgumentTypeError` under the AllenSDK argument name."""
+    try:
+        yield
+    except ArgumentTypeError as exc:
+        name = names.get(exc.name, _ALLENSDK_NAMES.get(exc.name, exc.name))
+        if name == exc.name:
+            raise
+        raise ArgumentTypeError(name, exc.value, exc.accepted) from None
+
+
 class BrainObservatoryCache:
     """AllenSDK-compatible facade over :class:`~brainobs.catalog.Observatory`.
 
@@ -98,6 +130,10 @@ class BrainObservatoryCache:
         self, cache: bool = True, manifest_file: Any = None, base_uri: Any = None, api: Any = None
     ):
         self.cache = cache
+        if manifest_file is not None and not isinstance(manifest_file, (str, os.PathLike)):
+            raise ArgumentTypeError(
+                "manifest_file", manifest_file, "a path (str or os.PathLike) to manifest.json, or None"
+            )
         if manifest_file is None:
             manifest_file = default_data_dir() / _source.MANIFEST_NAME
         self.manifest_file = Path(manifest_file).expanduser()
@@ -114,7 +150,9 @@ class BrainObservatoryCache:
         found = _source.existing_json(path)
         if found is None:
             raise DataDirError(f"{key} file not found (brainobs does not download): {path}")
-        raw = _source.read_json(found)
+        kind = {self.CELL_SPECIMENS_KEY: "cell specimen", self.EXPERIMENT_CONTAINERS_KEY: "experiment container",
+                self.EXPERIMENTS_KEY: "ophys experiment"}[key]
+        raw = _source.check_required(_source.read_json(found), found, kind)
         base = self.observatory
         if key == self.CELL_SPECIMENS_KEY:
             tables = {"cells": _source.flatten_cells(raw)}
@@ -172,15 +210,16 @@ class BrainObservatoryCache:
     ) -> list[dict]:
         """Experiment containers as a list of dicts (AllenSDK 'simple' keys when ``simple``)."""
         obs = self._obs_from(self.EXPERIMENT_CONTAINERS_KEY, file_name)
-        df = obs.containers(
-            container_id=ids,
-            area=targeted_structures,
-            cre_line=cre_lines,
-            reporter_line=reporter_lines,
-            imaging_depth=imaging_depths,
-            include_failed=include_failed,
-            transgenic_line=transgenic_lines,
-        )
+        with _argument_names(container_id="ids"):
+            df = obs.containers(
+                container_id=ids,
+                area=targeted_structures,
+                cre_line=cre_lines,
+                reporter_line=reporter_lines,
+                imaging_depth=imaging_depths,
+                include_failed=include_failed,
+                transgenic_line=transgenic_lines,
+            )
         if not simple:
             return self._select_raw(obs.raw(self.EXPERIMENT_CONTAINERS_KEY), df["id"].tolist())
         out = _records(df, SIMPLE_CONTAINER_KEYS)
@@ -212,20 +251,22 @@ class BrainObservatoryCache:
         (AllenSDK uses the set difference — a bug).
         """
         obs = self._obs_from(self.EXPERIMENTS_KEY, file_name)
-        df = obs.experiments(
-            experiment_id=ids,
-            container_id=experiment_container_ids,
-            area=targeted_structures,
-            cre_line=cre_lines,
-            reporter_line=reporter_lines,
-            imaging_depth=imaging_depths,
-            session_type=session_types,
-            stimuli=stimuli,
-            cell_specimen_id=cell_specimen_ids,
-            include_failed=include_failed,
-            require_eye_tracking=require_eye_tracking,
-            transgenic_line=transgenic_lines,
-        )
+        with _argument_names(experiment_id="ids", container_id="experiment_container_ids",
+                             cell_specimen_id="cell_specimen_ids", session_type="session_types"):
+            df = obs.experiments(
+                experiment_id=ids,
+                container_id=experiment_container_ids,
+                area=targeted_structures,
+                cre_line=cre_lines,
+                reporter_line=reporter_lines,
+                imaging_depth=imaging_depths,
+                session_type=session_types,
+                stimuli=stimuli,
+                cell_specimen_id=cell_specimen_ids,
+                include_failed=include_failed,
+                require_eye_tracking=require_eye_tracking,
+                transgenic_line=transgenic_lines,
+            )
         if not simple:
             return self._select_raw(obs.raw(self.EXPERIMENTS_KEY), df["id"].tolist())
         out = _records(df, SIMPLE_EXPERIMENT_KEYS)
@@ -261,12 +302,13 @@ class BrainObservatoryCache:
         :meth:`brainobs.catalog.Observatory.cells`); ``warn=False`` silences it.
         """
         obs = self._obs_from(self.CELL_SPECIMENS_KEY, file_name)
-        sel = obs.select_cells(
-            cell_specimen_id=ids,
-            container_id=experiment_container_ids,
-            filters=filters,
-            include_failed=include_failed,
-        )
+        with _argument_names(cell_specimen_id="ids", container_id="experiment_container_ids"):
+            sel = obs.select_cells(
+                cell_specimen_id=ids,
+                container_id=experiment_container_ids,
+                filters=filters,
+                include_failed=include_failed,
+            )
         if warn and sel.missing is not None:
             warnings.warn(MissingMetricsWarning(sel.missing.message), stacklevel=2)
         df = sel.cells
@@ -276,8 +318,11 @@ class BrainObservatoryCache:
 
     def get_ophys_experiment_stimuli(self, experiment_id) -> list[str] | None:
         """Stimuli shown in an experiment's session (None for an unknown experiment)."""
+        from brainobs._validate import as_int_list
+
+        (eid,) = as_int_list([experiment_id], "experiment_id")  # type: ignore[misc]
         exps = self.observatory.table("experiments")
-        hit = exps.loc[exps["id"] == int(experiment_id), "session_type"]
+        hit = exps.loc[exps["id"] == eid, "session_type"]
         if hit.empty:
             return None
         return list(vocab.SESSION_STIMULI.get(hit.iloc[0], ()))

@@ -26,8 +26,9 @@ def choose_area_and_cre_line(obs: Any, area: str | None = None, cre_line: str | 
     """
     exps = obs.experiments(area=area, cre_line=cre_line, stimuli=["natural_scenes"])
     which = f"{area or 'any area'} / {cre_line or 'any Cre line'}"
-    if exps.empty:
-        raise LookupError(f"No natural-scenes session for {which} in {obs.data_dir}.")
+    if exps.empty:  # say which choices do have data
+        why = obs.explain_empty(area=area, cre_line=cre_line, stimuli=["natural_scenes"])
+        raise LookupError(f"No natural-scenes session for {which} in {obs.data_dir}." + (f" {why}" if why else ""))
     on_disk = exps[[obs.session_path(int(i)).exists() for i in exps["id"]]]
     if on_disk.empty:
         raise LookupError(

@@ -139,29 +139,22 @@ def _design_specs(cfg: dict[str, Any], seed: int, cre_lines: list[str], per_line
 def _design_arguments(cre_lines: Any, containers_per_cre_line: Any, areas: Any
                       ) -> tuple[list[str], int, list[str] | None]:
     """Validate the container-design arguments of :func:`generate_observatory`."""
-    from brainobs._validate import as_list
+    from brainobs._validate import check_choices
     from brainobs.errors import UnknownAreaError, UnknownCreLineError
 
-    lines = as_list(cre_lines, "cre_lines")
-    lines = list(vocab.CRE_LINES) if lines is None else [str(c) for c in lines]
+    # full names, any case, or short names (a Cre line's gene name, V1/LM/... for areas)
+    lines = check_choices(cre_lines, vocab.CRE_LINES, UnknownCreLineError, "cre_lines", prefixes=True)
+    lines = list(vocab.CRE_LINES) if lines is None else lines
     if not lines:
         raise ValueError("cre_lines must name at least one Cre line")
-    for c in lines:
-        if c not in vocab.CRE_LINES:
-            raise UnknownCreLineError(c, vocab.CRE_LINES)
     if len(set(lines)) != len(lines):
         raise ValueError(f"cre_lines lists a Cre line twice: {lines}")
     per = 1 if containers_per_cre_line is None else containers_per_cre_line
     if not isinstance(per, (int, np.integer)) or isinstance(per, bool) or per < 1:
         raise ValueError(f"containers_per_cre_line must be a positive integer; got {per!r}")
-    area_list = as_list(areas, "areas")
-    if area_list is not None:
-        area_list = [str(a) for a in area_list]
-        if not area_list:
-            raise ValueError("areas must name at least one area")
-        for a in area_list:
-            if a not in vocab.AREAS:
-                raise UnknownAreaError(a, vocab.AREAS)
+    area_list = check_choices(areas, vocab.AREAS, UnknownAreaError, "areas", aliases=vocab.AREA_ALIASES)
+    if area_list is not None and not area_list:
+        raise ValueError("areas must name at least one area")
     if len(lines) * int(per) > 999:
         raise ValueError(f"{len(lines)} Cre lines × {per} containers is more than 999 containers")
     return lines, int(per), area_list
