@@ -54,12 +54,13 @@ class UnknownSessionTypeError(UnknownValueError):
 class UnknownIdError(BrainobsError, LookupError):
     """An id (container, experiment, cell specimen) that does not exist."""
 
-    def __init__(self, kind: str, ids: Iterable[object], where: str = ""):
+    def __init__(self, kind: str, ids: Iterable[object], where: str = "", hint: str = ""):
         self.ids = list(ids)
         shown = ", ".join(str(i) for i in self.ids[:10])
         more = f" (and {len(self.ids) - 10} more)" if len(self.ids) > 10 else ""
         place = f" in {where}" if where else ""
-        super().__init__(f"Unknown {kind} id(s){place}: {shown}{more}.")
+        # ``hint`` says which ids are valid (their range, or the command that lists them)
+        super().__init__(f"Unknown {kind} id(s){place}: {shown}{more}." + (f" {hint}" if hint else ""))
 
     def __str__(self) -> str:  # LookupError would otherwise repr() the message
         return str(self.args[0])
