@@ -762,7 +762,10 @@ class Session:
             path = layout.template_path(name)
             if not isinstance(self._file.get(path), h5py.Dataset):
                 self._check_stimulus(name)
-                raise MissingDataError(f"{self.path}: no template for {name} ({path}) in this file")
+                group = self._file.get(layout.STIMULUS_TEMPLATES)
+                have = sorted(k.removesuffix("_image_stack") for k in group) if isinstance(group, h5py.Group) else []
+                raise MissingDataError(f"{self.path}: no template for {name} ({path}) in this file; "
+                                       f"stimuli with a template here: {', '.join(have) or 'none'}")
             self._templates[name] = np.asarray(self._file[path][()])
         return self._templates[name]
 
