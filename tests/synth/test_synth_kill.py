@@ -151,9 +151,10 @@ def test_sigkill_at_random_instants_leaves_complete_or_nothing(tmp_path):
         shutil.rmtree(out)
 
         rng = np.random.default_rng(SEED)
-        delays = rng.uniform(0.0, duration, N_KILLS)
-        outcomes = []
-        for delay in delays:
+        outcomes: list[str] = []
+        while outcomes.count("killed") < N_KILLS:  # runs that finish before their instant do not count
+            assert len(outcomes) < 2 * N_KILLS, outcomes
+            delay = rng.uniform(0.0, duration)
             pid = server.start(out)
             time.sleep(float(delay))
             os.kill(pid, signal.SIGKILL)
@@ -169,7 +170,7 @@ def test_sigkill_at_random_instants_leaves_complete_or_nothing(tmp_path):
             assert not stray, f"worker processes survived the kill: {stray}"
             if out.exists():
                 assert_complete(out, reference)
-        assert outcomes.count("killed") >= N_KILLS - 3, outcomes
+        print(f"{len(outcomes)} runs, {outcomes.count('killed')} killed, reference {duration:.1f} s")
         # The next run removes every leftover of the killed runs and succeeds.
         pid = server.start(out)
         assert server.wait(pid) == 0
