@@ -324,9 +324,40 @@ def _make_progress() -> Progress:
                     TimeElapsedColumn(), console=err_console, transient=False)
 
 
-def _synthesize(out: Path, size: str, seed: int, config: Path | None, containers: int | None, overwrite: bool) -> Path:
+def _int_parser(option: str, valid: str):
+    """A parser for an integer option whose error names the bad value and what is valid."""
+
+    def parse(text: str) -> int:
+        try:
+            return int(str(text).strip())
+        except ValueError:
+            raise typer.BadParameter(f"{text!r} is not an integer; expected {valid}", param_hint=option) from None
+
+    return parse
+
+
+def _check_out_folder(path: Path, option: str) -> None:
+    """Before any work: ``path`` can be a folder this command creates or writes into."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise typer.BadParameter(f"{path} is a file; {option} must be a folder (a new one or an existing folder)",
+                                 param_hint=option)
+    parent = path.absolute().parent
+    if not parent.exists():
+        raise typer.BadParameter(f"the folder of {option} does not exist: {parent}; create it first "
+                                 f"(mkdir -p {parent}) or choose another {option}", param_hint=option)
+    if not parent.is_dir():
+        raise typer.BadParameter(f"{parent} is a file, not a folder; {option} must be inside a folder",
+                                 param_hint=option)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise typer.BadParameter(f"the folder {parent} of {option} is not writable", param_hint=option)
+
+
+def _synthesize(out: Path, size: str, seed: int, config: Path | None, containers: int | None, overwrite: bool,
+                option: str = "--out") -> Path:
     from brainobs.synth import generate_observatory
 
+    _check_out_folder(out, option)
     with _make_progress() as progress:
         return generate_observatory(out, size=size, seed=seed, config=config, n_containers=containers,
                                     overwrite=overwrite, progress=_progress_callback(progress))
@@ -353,12 +384,17 @@ def demo(
     from brainobs.demo import run_demo
 
     root = _resolve_data_dir(data_dir)
+    _check_out_folder(out, "--out")  # before any work
+    if root.is_file() and not root.name.endswith(".json"):
+        raise typer.BadParameter(f"{root} is a file; --data-dir must be a data folder (or its manifest.json)",
+                                 param_hint="--data-dir")
     if not (root / "manifest.json").exists() and not (root.is_file() and root.name.endswith(".json")):
         if root.exists() and any(root.iterdir()):
             raise BrainobsError(f"{root} is not empty and holds no manifest.json; choose another --data-dir "
                                 "or an empty folder for the synthetic observatory.")
+        _check_out_folder(root, "--data-dir")
         err_console.print(f"No observatory in {root}: generating a {size.value} synthetic one (seed 0).")
-        _synthesize(root, size.value, 0, None, None, overwrite=root.exists())
+        _synthesize(root, size.value, 0, None, None, overwrite=root.exists(), option="--data-dir")
     summary = run_demo(root, out, area=area, cre_line=cre_line, log=console.print,
                        show_table=lambda df, title: show(_rich_table(df, title)), compute_metrics=metrics)
     told = ("figures", "comparison", "role_profile")  # told above, in full, by the story
@@ -374,9 +410,11 @@ def demo(
 def synth(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to create (must not exist or be empty, unless --overwrite).")],
     size: Annotated[Size, typer.Option(help="tiny (tests), small (demo), compare (12 repeats of each grating, for comparing Cre lines) or full (real session length).")] = Size.small,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same observatory.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same observatory.",
+                                      parser=_int_parser("--seed", "a non-negative integer such as 0"))] = 0,
     config: Annotated[Path | None, typer.Option(help="TOML file overriding the per-Cre-line tuning distributions.")] = None,
-    containers: Annotated[int | None, typer.Option(help="Number of experiment containers (default set by --size).")] = None,
+    containers: Annotated[int | None, typer.Option(help="Number of experiment containers (default set by --size).",
+                                                   parser=_int_parser("--containers", "a number from 1 to 999"))] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing observatory in --out.")] = False,
 ) -> None:
     """Write a synthetic observatory with known ground truth.
@@ -384,7 +422,9 @@ def synth(
     The result has the real on-disk layout of an AllenSDK cache dir (manifest.json,
     experiment_containers.json, ophys_experiments.json, cell_specimens.json and one NWB
     1.x file per session under ophys_experiment_data/), plus ground_truth/*.parquet with
-    every cell's true tuning. It is written to a temporary folder and renamed at the end.
+    every cell's true tuning. It is written to a temporary folder and renamed at the end, so
+    an interrupted or failed run changes nothing; the next run removes the temporary folders
+    that killed runs left behind. The folder of --out must exist.
     """
     path = _synthesize(out, size.value, seed, config, containers, overwrite)
     console.print(f"Synthetic observatory written to {path}")
@@ -517,8 +557,20 @@ def session(
     """Summarise one session: metadata, stimuli, cells and frames."""
     from brainobs.io import Session
 
+    target = target.strip()
     if target.isdigit():
-        s = _obs(data_dir).session(int(target))
+        obs = _obs(data_dir)
+        ids = obs.experiments(include_failed=True)["id"]
+        if int(target) not in set(ids.tolist()):
+            from brainobs.errors import UnknownIdError
+
+            hint = (f"The catalog has {len(ids)} experiments, ids {ids.min()} to {ids.max()}; list them with "
+                    "`brainobs experiments`." if len(ids) else "The catalog has no experiments.")
+            raise UnknownIdError("ophys experiment", [target], where=f"the catalog of {obs.data_dir}", valid=hint)
+        s = obs.session(int(target))
+    elif not target or (not Path(target).exists() and not target.lower().endswith((".nwb", ".h5"))):
+        raise typer.BadParameter(f"{target!r} is neither an ophys experiment id (an integer such as 500000002) "
+                                 "nor an existing NWB file", param_hint="ID|FILE.nwb")
     else:
         s = Session(Path(target))
     with s:
@@ -879,8 +931,13 @@ def report(
 
     if out.suffix.lower() not in (".html", ".htm"):
         raise typer.BadParameter(f"--out must end in .html; got {out.name!r}", param_hint="--out")
+    if out.is_dir():
+        raise typer.BadParameter(f"{out} is a folder; --out must be an HTML file, e.g. {out / 'report.html'}",
+                                 param_hint="--out")
     if not out.parent.exists():
         raise typer.BadParameter(f"the folder of --out does not exist: {out.parent}", param_hint="--out")
+    if not os.access(out.absolute().parent, os.W_OK | os.X_OK):
+        raise typer.BadParameter(f"the folder {out.parent} of --out is not writable", param_hint="--out")
     obs = _obs(data_dir)
     from brainobs.report.story import choose_area_and_cre_line
 

@@ -22,13 +22,20 @@ def open_h5(path: Path) -> h5py.File:
 
     >>> open_h5(Path("/no/such.nwb"))  # doctest: +IGNORE_EXCEPTION_DETAIL
     Traceback (most recent call last):
-    NWBFileError: /no/such.nwb: no such file
+    NWBFileError: /no/such.nwb: no such file; expected an NWB 1.x session file
     """
     if not path.exists():
-        raise NWBFileError(f"{path}: no such file")
+        raise NWBFileError(f"{path}: no such file; expected an NWB 1.x session file")
     if path.is_dir():
-        raise NWBFileError(f"{path}: is a directory, not an NWB file")
-    if not h5py.is_hdf5(os.fspath(path)):
+        raise NWBFileError(f"{path}: is a directory, not an NWB file; expected an NWB 1.x session file")
+    try:
+        empty = path.stat().st_size == 0
+        hdf5 = h5py.is_hdf5(os.fspath(path))
+    except OSError as exc:  # e.g. no read permission
+        raise NWBFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    if empty:
+        raise NWBFileError(f"{path}: empty file (0 bytes); expected an NWB 1.x session file")
+    if not hdf5:
         raise NWBFileError(f"{path}: not an HDF5 file (no HDF5 signature); expected an NWB 1.x session")
     try:
         return h5py.File(path, "r")

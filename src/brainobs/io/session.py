@@ -154,6 +154,12 @@ class Session:
     """
 
     def __init__(self, path: str | os.PathLike):
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be the path of an NWB file (str or os.PathLike); got "
+                            f"{type(path).__name__} {path!r}")
+        if not os.fspath(path).strip():
+            raise NWBFileError("the path is empty; give the path of an NWB 1.x session file "
+                               "(<ophys_experiment_id>.nwb)")
         self.path = Path(path).expanduser()
         self._h5: h5py.File | None = None
         self._init_caches()
@@ -377,7 +383,9 @@ class Session:
         pos = np.clip(pos, 0, max(len(ids) - 1, 0))
         found = (ids[order[pos]] == wanted) if len(ids) else np.zeros(len(wanted), bool)
         if not np.all(found):
-            raise UnknownIdError("cell specimen", wanted[~found].tolist(), where=str(self.path))
+            hint = (f"This session has {len(ids)} cells, ids {ids.min()} to {ids.max()} "
+                    "(see Session.cell_specimen_ids)." if len(ids) else "This session has no cells.")
+            raise UnknownIdError("cell specimen", wanted[~found].tolist(), where=str(self.path), valid=hint)
         return order[pos].astype(np.int64)
 
     def _rows(self, cell_specimen_ids: Any) -> np.ndarray | None:
@@ -754,7 +762,10 @@ class Session:
             path = layout.template_path(name)
             if not isinstance(self._file.get(path), h5py.Dataset):
                 self._check_stimulus(name)
-                raise MissingDataError(f"{self.path}: no template for {name} ({path}) in this file")
+                group = self._file.get(layout.STIMULUS_TEMPLATES)
+                have = sorted(k.removesuffix("_image_stack") for k in group) if isinstance(group, h5py.Group) else []
+                raise MissingDataError(f"{self.path}: no template for {name} ({path}) in this file; "
+                                       f"stimuli with a template here: {', '.join(have) or 'none'}")
             self._templates[name] = np.asarray(self._file[path][()])
         return self._templates[name]
 

@@ -21,6 +21,7 @@ from brainobs.synth.nwb1 import SessionContent, StimulusContent, write_session_n
 from brainobs.synth.observatory import (
     GROUND_TRUTH_COLUMNS,
     ObservatoryExistsError,
+    clean_leftovers,
     generate_observatory,
     read_ground_truth,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "SessionContent",
     "StimulusContent",
     "SynthConfigError",
+    "clean_leftovers",
     "generate_comparison_observatory",
     "generate_observatory",
     "load_config",

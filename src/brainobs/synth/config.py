@@ -135,9 +135,14 @@ def load_config(path_or_dict: str | PathLike | Mapping[str, Any] | None = None) 
     elif isinstance(path_or_dict, (str, PathLike)):
         p = Path(path_or_dict)
         if not p.is_file():
-            raise FileNotFoundError(f"Synth config file not found: {p}")
-        with p.open("rb") as fh:
-            user = tomllib.load(fh)
+            what = "is a directory" if p.is_dir() else "not found"
+            raise FileNotFoundError(f"Synth config file {what}: {p}; expected a TOML file "
+                                    "(see `brainobs synth --help`)")
+        try:
+            with p.open("rb") as fh:
+                user = tomllib.load(fh)
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SynthConfigError(f"Synth config file {p} is not valid TOML: {exc}") from exc
     else:
         raise TypeError(f"config must be a path, a dict or None; got {type(path_or_dict).__name__}")
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import signal
+import socket
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -584,6 +589,157 @@ def _templates(size: SizePreset, seed: int, session_types: set[str]) -> dict[str
     return out
 
 
+# Temporary folders of a run are named "<out>.tmp-<host>-<pid>-<random>" (the observatory
+# being written) and "<out>.old-<host>-<pid>-<random>" (the replaced one, during
+# --overwrite), so the next run can tell the leftovers of a killed run from the folders
+# of a run that is still going on, also on a folder shared by several machines.
+_LEFTOVER = re.compile(r"\.(?P<kind>tmp|old)-(?P<host>[A-Za-z0-9_.]+)-(?P<pid>\d+)-[a-z0-9_]+")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "localhost"
+
+
+def _leftover_prefix(out: Path, kind: str) -> str:
+    return f"{out.name}.{kind}-{_host()}-{os.getpid()}-"
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine runs (True when that cannot be known)."""
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists, owned by another user
+        return True
+    return True
+
+
+def clean_leftovers(out: str | PathLike) -> list[Path]:
+    """Remove what killed runs writing ``out`` left behind; return the folders removed.
+
+    A run killed while writing leaves ``<out>.tmp-<host>-<pid>-*``; one killed in the
+    instant of an overwrite between moving the old observatory aside and moving the new one
+    in leaves ``<out>.old-<host>-<pid>-*/d``: when ``out`` is then missing, the old
+    observatory is moved back (the killed command changes nothing). Only folders of this
+    machine whose process no longer runs are touched, so a run going on at the same time
+    keeps its folders. :func:`generate_observatory` calls this before it starts.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / "obs.tmp-otherhost-1-abc").mkdir()  # another machine's: kept
+    >>> clean_leftovers(root / "obs")
+    []
+    >>> shutil.rmtree(root)
+    """
+    out = Path(out).expanduser().absolute()
+    if not out.parent.is_dir():
+        return []
+    host, removed = _host(), []
+    try:
+        names = sorted(os.listdir(out.parent))
+    except OSError:
+        return []
+    for name in names:
+        if not name.startswith(out.name + "."):
+            continue
+        m = _LEFTOVER.fullmatch(name[len(out.name):])
+        if not m or m["host"] != host or _pid_alive(int(m["pid"])):
+            continue
+        path = out.parent / name
+        if m["kind"] == "old" and (path / "d").is_dir() and not out.exists():
+            try:
+                os.replace(path / "d", out)  # the killed overwrite never happened
+            except OSError:
+                pass
+        shutil.rmtree(path, ignore_errors=True)
+        if not path.exists():
+            removed.append(path)
+    return removed
+
+
+def check_out_dir(out: Path, overwrite: bool) -> None:
+    """Raise a clear error when ``out`` cannot become an observatory (before any work).
+
+    ``out`` must be a folder that does not exist or is empty (or ``overwrite``), and its
+    nearest existing parent a writable folder.
+    """
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise ObservatoryExistsError(
+                f"{out} exists and is not a directory; give a new folder (or an empty one) as the output.")
+        if any(out.iterdir()) and not overwrite:
+            raise ObservatoryExistsError(
+                f"{out} exists and is not empty; pass overwrite=True (CLI: --overwrite) to replace it, "
+                "or give a new folder.")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise DataDirError(f"cannot create {out}: {parent} is a file, not a folder.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataDirError(f"cannot create {out}: the folder {parent} is not writable (permission denied).")
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """``mkdir -p folder``; return the folders created (outermost first)."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    created = []
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            continue
+        created.append(d)
+    return created
+
+
+def _remove_dirs(created: list[Path]) -> None:
+    """Undo :func:`_make_parents` (only folders that are still empty)."""
+    for d in reversed(created):
+        try:
+            d.rmdir()
+        except OSError:
+            break
+
+
+def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> None:
+    """Rename the finished ``tmp`` to ``out`` (replacing an old observatory if asked)."""
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:  # another run finished first
+            raise ObservatoryExistsError(
+                f"{out} was written by another process meanwhile; it was left as it is. Pass "
+                "overwrite=True (CLI: --overwrite) to replace it.")
+        old = Path(tempfile.mkdtemp(prefix=_leftover_prefix(out, "old"), dir=out.parent))
+        os.replace(out, old / "d")
+        try:
+            os.replace(tmp, out)
+        except BaseException:
+            if not out.exists():
+                os.replace(old / "d", out)  # keep the old observatory
+            if not (old / "d").exists():
+                shutil.rmtree(old, ignore_errors=True)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    try:
+        os.replace(tmp, out)
+    except OSError as exc:
+        if out.exists() and any(out.iterdir()):
+            raise ObservatoryExistsError(
+                f"{out} was written by another process meanwhile; it was left as it is.") from exc
+        raise
+
+
 def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=1, default=str), encoding="utf-8")
 
@@ -668,6 +824,19 @@ def generate_observatory(
     ------
     UnknownCreLineError, UnknownAreaError
         A Cre line or area that does not exist (with the closest valid name).
+    ObservatoryExistsError
+        ``out_dir`` is a file, or a non-empty folder without ``overwrite``.
+    DataDirError
+        ``out_dir`` cannot be created (a parent is a file or not writable).
+
+    Notes
+    -----
+    All arguments and ``out_dir`` are checked before any work. Missing parent folders are
+    created (and removed again when the run fails). A run that fails or is killed changes
+    nothing: the observatory is written into ``<out_dir>.tmp-<host>-<pid>-*`` and renamed
+    into place at the end, and the next run removes the temporary folders of killed runs
+    (see :func:`clean_leftovers`); an overwritten observatory stays complete until the new
+    one replaces it.
 
     Examples
     --------
@@ -684,6 +853,19 @@ def generate_observatory(
         raise UnknownValueError(size, SIZES, kind="synthetic observatory size")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer; got {seed!r}")
+    if not isinstance(out_dir, (str, PathLike)):
+        raise TypeError(f"out_dir must be a path (str or os.PathLike); got {type(out_dir).__name__} {out_dir!r}")
+    if not str(out_dir).strip():
+        raise ValueError("out_dir is empty; give the folder to create, e.g. 'synthetic-obs'")
+    if n_containers is not None and (not isinstance(n_containers, (int, np.integer))
+                                     or isinstance(n_containers, bool)):
+        raise TypeError(f"n_containers must be an integer between 1 and 999 or None; got {n_containers!r}")
+    if workers is not None and (not isinstance(workers, (int, np.integer)) or isinstance(workers, bool)
+                                or workers < 1):
+        raise ValueError(f"workers must be a positive integer or None; got {workers!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable progress(done, total, description) or None; "
+                        f"got {type(progress).__name__}")
     preset = SIZES[size]
     design = cre_lines is not None or containers_per_cre_line is not None or areas is not None
     if design:
@@ -699,20 +881,20 @@ def generate_observatory(
             raise ValueError(f"n_containers must be between 1 and 999; got {n_containers!r}")
     cfg = load_config(config)
     out = Path(out_dir).expanduser().absolute()
-    if out.exists():
-        if not out.is_dir():
-            raise ObservatoryExistsError(f"{out} exists and is not a directory.")
-        if any(out.iterdir()) and not overwrite:
-            raise ObservatoryExistsError(
-                f"{out} exists and is not empty; pass overwrite=True (CLI: --overwrite) to replace it.")
-    out.parent.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(out)  # of killed runs: before the checks (a restored observatory counts)
+    check_out_dir(out, overwrite)
+    created = _make_parents(out.parent)
 
     if design:
         specs = _design_specs(cfg, int(seed), lines, per_line, area_list)
     else:
         specs = _container_specs(preset, n_cont, cfg, int(seed))
     total = len(specs) + 2
-    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.tmp-", dir=out.parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=_leftover_prefix(out, "tmp"), dir=out.parent))
+    except BaseException:
+        _remove_dirs(created)
+        raise
     # mkdtemp makes the folder private (0700); the finished observatory gets the usual
     # permissions so that it can be shared like any other data folder.
     umask = os.umask(0)
@@ -748,15 +930,10 @@ def generate_observatory(
             marker["design"] = {"cre_lines": lines, "containers_per_cre_line": per_line,
                                 "areas": area_list}
         _write_json(tmp / MARKER, marker)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f"{out.name}.old-", dir=out.parent))
-            os.replace(out, old / "d")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        _move_into_place(tmp, out, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_dirs(created)
         raise
     if progress:
         progress(total, total, "done")
@@ -780,8 +957,34 @@ def _generate_all(specs: list[Any], cfg: dict[str, Any], preset: Any, seed: int,
     # fork: the workers inherit the templates instead of unpickling them (spawn elsewhere)
     methods = multiprocessing.get_all_start_methods()
     ctx = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_die_with_parent,
+                             initargs=(os.getpid(),)) as pool:
         yield from pool.map(func, specs)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the process that started it dies.
+
+    A ``kill -9`` of ``brainobs synth`` would otherwise leave its idle workers behind for
+    ever (they wait on their task queue), and a worker still writing into the temporary
+    folder would race with the next run's clean-up. Linux: the kernel's parent-death signal;
+    elsewhere a daemon thread that polls the parent's pid.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(1, int(signal.SIGKILL)) != 0:  # PR_SET_PDEATHSIG
+            raise OSError(ctypes.get_errno(), "prctl")
+    except (OSError, AttributeError, TypeError):
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(0.2)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True, name="brainobs-parent-watch").start()
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
 
 
 def read_ground_truth(data_dir: str | PathLike, container_id: int | None = None) -> pd.DataFrame:
