@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -21,6 +22,8 @@ def closest(value: str, choices: Iterable[str]) -> str | None:
     'Rorb-IRES2-Cre'
     >>> closest("visp", ["VISp", "VISl"])
     'VISp'
+    >>> closest("Sstx", ["Sst-IRES-Cre", "Vip-IRES-Cre"])
+    'Sst-IRES-Cre'
     """
     choices = [str(c) for c in choices]
     low = value.lower()
@@ -32,7 +35,14 @@ def closest(value: str, choices: Iterable[str]) -> str | None:
         return min(prefixed, key=len)
     lowered = {c.lower(): c for c in choices}
     hits = difflib.get_close_matches(low, list(lowered), n=1, cutoff=0.5)
-    return lowered[hits[0]] if hits else None
+    if hits:
+        return lowered[hits[0]]
+    # a mistyped short name ("Sstx", "Cux3") is close to a name's first part, not the whole
+    heads: dict[str, str] = {}
+    for c in choices:
+        heads.setdefault(re.split(r"[-_(]", c, maxsplit=1)[0].lower(), c)
+    hits = difflib.get_close_matches(low, list(heads), n=1, cutoff=0.6)
+    return heads[hits[0]] if hits else None
 
 
 def as_list(value: Any, name: str = "value") -> list | None:
