@@ -92,6 +92,8 @@ CATALOG = "Corrupt catalog JSON"
 DATA_DIR = "Data dirs"
 OUTPUT = "Output paths"
 CONFIG = "Synthetic observatory options"
+NO_DATA = "Valid choices without data"
+STIM = "Stimulus tables the metrics cannot use"
 
 CASES: list[Case] = [
     # ---------------------------------------------------------------- vocabulary typos
@@ -137,6 +139,33 @@ CASES: list[Case] = [
         "UnknownCreLineError", ("'Sstx'", "Did you mean 'Sst-IRES-Cre'")),
     api("api-synth-area-typo", VOCAB, "generate_observatory('<TMP>/new', size='tiny', areas=['V1x'])",
         "UnknownAreaError", ("'V1x'", "VISp")),
+    cli("filter-area-typo", VOCAB, "cells", "-d", "<OBS>", "--filter", "area == visq",
+        expect=("'visq'", "Did you mean 'VISp'", "VISal, VISam")),
+    cli("filter-cre-line-typo", VOCAB, "cells", "-d", "<OBS>", "--filter", "tld1_name == Rorbx",
+        expect=("'Rorbx'", "Rorb-IRES2-Cre", "Valid choices")),
+    cli("filter-cre-list-typo", VOCAB, "cells", "-d", "<OBS>", "--filter", "cre_line in [Cux2, Sstx]",
+        expect=("'Sstx'", "Sst-IRES-Cre")),
+    cli("filter-reporter-typo", VOCAB, "cells", "-d", "<OBS>", "--filter", "tlr1_name == Ai9",
+        expect=("'Ai9'", "Ai93(TITL-GCaMP6f)")),
+    cli("analyze-family-not-shown", VOCAB, "analyze", "<NWB>", "--family", "static_gratings",
+        expect=("three_session_A", "does not show 'static_gratings'", "drifting_gratings")),
+    api("api-family-not-shown", VOCAB, "analyze(open_session('<NWB>'), families=['natural_scenes'])",
+        "UnknownStimulusError", ("three_session_A", "does not show 'natural_scenes'", "drifting_gratings")),
+    # ---------------------------------------------------------------- choices without data
+    cli("no-data-area", NO_DATA, "containers", "-d", "<OBS>", "--area", "VISam",
+        expect=("No data for area VISam", "areas with data: VISl, VISp")),
+    cli("no-data-area-alias-cre-short", NO_DATA, "containers", "-d", "<OBS>", "--area", "LM", "--cre-line", "rorb",
+        expect=("VISl × Cre line Rorb-IRES2-Cre", "VISl × Cux2-CreERT2", "VISp × Rorb-IRES2-Cre")),
+    cli("no-data-area-depth", NO_DATA, "containers", "-d", "<OBS>", "--area", "V1", "--depth", "175",
+        expect=("VISl × 175", "VISp × 275")),
+    cli("no-data-failed-only", NO_DATA, "containers", "-d", "<OBS>", "--cre-line", "Vip",
+        expect=("No data for Cre line Vip-IRES-Cre", "--include-failed")),
+    cli("no-data-session-type", NO_DATA, "experiments", "-d", "<OBS>", "--session-type", "three_session_C",
+        expect=("No data for session type three_session_C", "three_session_A, three_session_B")),
+    cli("no-data-filter-area", NO_DATA, "cells", "-d", "<OBS>", "--filter", "area == VISam",
+        expect=("No data for area VISam", "VISl, VISp")),
+    cli("no-data-empty-list", NO_DATA, "cells", "-d", "<OBS>", "--filter", "area in []",
+        expect=("an empty list", "VISl, VISp")),
     # ---------------------------------------------------------------- wrong types
     api("open-session-int", TYPES, "open_session(123)", "TypeError", ("path", "got int 123")),
     api("open-session-none", TYPES, "open_session(None)", "TypeError", ("path", "got NoneType None")),
@@ -162,6 +191,15 @@ CASES: list[Case] = [
         ("cell_specimen_ids", "integer ids", "'abc'")),
     api("times-reversed", TYPES, "open_session('<NWB>').dff(times=(5, 1))", "ValueError",
         ("start <= stop", "(5, 1)")),
+    api("open-observatory-int", TYPES, "open_observatory(123)", "TypeError", ("data_dir", "got int 123")),
+    api("cells-filters-int", TYPES, "obs.cells(filters=5)", "TypeError", ("filters must be", "got int 5")),
+    api("cells-filters-list-int", TYPES, "obs.cells(filters=[3])", "TypeError", ("each filter", "got int 3")),
+    api("containers-cre-float", TYPES, "obs.containers(cre_line=3.5)", "TypeError",
+        ("cre_line must be a str", "got float 3.5")),
+    api("containers-include-failed-str", TYPES, "obs.containers(include_failed='no')", "TypeError",
+        ("include_failed must be True or False", "got str 'no'")),
+    api("containers-depth-str", TYPES, "obs.containers(imaging_depth='deep')", "TypeError",
+        ("imaging_depth", "got str 'deep'")),
     # ---------------------------------------------------------------- ids and numbers
     cli("session-id-text", IDS, "session", "abc",
         expect=("'abc'", "ophys experiment id (an integer such as 500000002)", "NWB file")),
@@ -188,6 +226,14 @@ CASES: list[Case] = [
         (": -1.", "ids 600000000 to 600000007")),
     api("cell-id-float", IDS, "open_session('<NWB>').dff(cell_specimen_ids=[600000000.5])", "TypeError",
         ("integer ids", "600000000.5")),
+    cli("depth-unknown", IDS, "containers", "-d", "<OBS>", "--depth", "276",
+        expect=("276", "Did you mean '275'", "Valid choices: 175, 275")),
+    cli("depth-negative", IDS, "containers", "-d", "<OBS>", "--depth", "-5", expect=("-5", "Valid choices: 175, 275")),
+    cli("depth-text", IDS, "containers", "-d", "<OBS>", "--depth", "abc", expect=("'abc'", "a depth in µm")),
+    cli("container-id-float", IDS, "experiments", "-d", "<OBS>", "--container-id", "1.5",
+        expect=("'1.5'", "a container id")),
+    cli("container-id-unknown", IDS, "experiments", "-d", "<OBS>", "--container-id", "0",
+        expect=("container id(s)", ": 0.", "Valid choices: 500000000")),
     # ---------------------------------------------------------------- filters and injection
     cli("filter-python-injection", FILTERS, "cells", "-d", "<OBS>", "--filter", "__import__('os').system('x')",
         expect=("__import__('os').system('x')", "Valid operators: <, <=")),
@@ -283,7 +329,25 @@ CASES: list[Case] = [
         expect=("full is not empty and holds no manifest.json", "choose another --data-dir")),
     api("api-data-dir-missing", DATA_DIR, "open_observatory('<TMP>/missing')", "DataDirError",
         ("missing does not exist", "brainobs synth --out DIR")),
+    cli("filter-or-injection", FILTERS, "cells", "-d", "<OBS>", "--filter", "area == 'VISp' or 1==1",
+        expect=("\"'VISp' or 1==1\"", "Valid choices: VISal")),
+    cli("filter-order-on-names", FILTERS, "cells", "-d", "<OBS>", "--filter", "area < VISp",
+        expect=("'<'", "area", "==, !=, in or not in")),
+    cli("filter-bool-text", FILTERS, "cells", "-d", "<OBS>", "--filter", "failed_experiment_container == yes",
+        expect=("'yes'", "true/false")),
+    cli("filter-rich-markup", FILTERS, "cells", "-d", "<OBS>", "--filter", "area == '[/x] [bold]'",
+        expect=("'[/x] [bold]'", "Valid choices")),
     # ---------------------------------------------------------------- output paths
+    cli("table-out-missing-folder", OUTPUT, "cells", "-d", "<OBS>", "-f", "csv", "--out", "<TMP>/missing/x.csv",
+        expect=("folder of --out does not exist", "missing")),
+    cli("table-out-is-folder", OUTPUT, "containers", "-d", "<OBS>", "-f", "csv", "--out", "<TMP>/full",
+        expect=("full is a folder", "--out must name a file")),
+    cli("data-dir-is-text-file", DATA_DIR, "containers", "-d", "<TMP>/file.txt",
+        expect=("file.txt is a file, not a data dir", "manifest.json")),
+    cli("analyze-dg-bad-orientation", STIM, "analyze", "<BAD>/dg_bad_orientation.nwb",
+        expect=("drifting_gratings table", "orientation 7", "0, 45, 90")),
+    cli("analyze-dg-one-row", STIM, "analyze", "<BAD>/dg_one_row.nwb",
+        expect=("drifting_gratings table", "1 row(s)", "at least 2")),
     cli("synth-out-is-file", OUTPUT, "synth", "--out", "<TMP>/file.txt", "--size", "tiny",
         expect=("file.txt is a file", "--out must be a folder")),
     cli("synth-out-not-empty", OUTPUT, "synth", "--out", "<TMP>/full", "--size", "tiny",
@@ -375,6 +439,19 @@ def _nwb_variants(nwb: Path, root: Path) -> None:
             for p in paths:
                 assert p in f, p
                 del f[p]
+    # stimulus tables with values the metrics cannot use
+    dg = layout.stimulus_group("drifting_gratings")
+    shutil.copy(nwb, root / "dg_bad_orientation.nwb")
+    with h5py.File(root / "dg_bad_orientation.nwb", "a") as f:
+        column = [x.decode() for x in f[f"{dg}/features"][()]].index("orientation")
+        f[f"{dg}/data"][3, column] = 7.0  # not one of the 8 released directions
+    shutil.copy(nwb, root / "dg_one_row.nwb")
+    with h5py.File(root / "dg_one_row.nwb", "a") as f:
+        for name in ("data", "frame_duration", "timestamps"):
+            first = f[f"{dg}/{name}"][:1]
+            del f[f"{dg}/{name}"]
+            f[f"{dg}/{name}"] = first
+        f[f"{dg}/num_samples"][()] = 1
 
 
 def build_sandbox(root: Path, tiny: Path) -> dict[str, str]:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -69,7 +70,10 @@ DataDir = Annotated[
                  show_default=False),
 ]
 FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format; parquet needs --out.")]
-OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write the table to this file instead of stdout.")]
+OutOpt = Annotated[Path | None, typer.Option(
+    "--out", "-o", help="Write the table to this file instead of stdout.",
+    # checked when parsed, before any work: a bad path fails before the catalog is read
+    callback=lambda path: None if path is None else _check_out_file(path, "--out"))]
 
 
 def _resolve_data_dir(data_dir: Path | None) -> Path:
@@ -274,14 +278,36 @@ def emit(df: pd.DataFrame, fmt: Fmt, out: Path | None, title: str | None = None,
     if out is None:
         sys.stdout.write(text or "")
         return
-    out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    if text is None:
-        df.to_parquet(tmp, index=False)
-    else:
-        tmp.write_text(text)
-    os.replace(tmp, out)
+    out = _check_out_file(out, "--out")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}-", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if text is None:
+            df.to_parquet(tmp, index=False)
+        else:
+            tmp.write_text(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a written table is meant to be read
+        os.replace(tmp, out)
+    except OSError as e:
+        raise typer.BadParameter(f"cannot write {out}: {e.strerror or e}", param_hint="--out") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     err_console.print(f"wrote {len(df)} rows to {out}")
+
+
+def _check_out_file(path: Path, option: str) -> Path:
+    """Before writing: ``path`` names a file (not a folder) in an existing, writable folder."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a folder; {option} must name a file", param_hint=option)
+    parent = path.absolute().parent
+    if not parent.is_dir():
+        raise typer.BadParameter(f"the folder of {option} does not exist: {parent}; create it first "
+                                 f"(mkdir -p {parent}) or choose another {option}", param_hint=option)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise typer.BadParameter(f"the folder {parent} of {option} is not writable", param_hint=option)
+    return path
 
 
 ColumnsOpt = Annotated[str | None, typer.Option(help="Comma-separated columns to show (default: a readable subset for tables, all for files).")]
@@ -461,7 +487,8 @@ def containers(
     data_dir: DataDir = None,
     area: Annotated[list[str] | None, typer.Option(help="Area(s), e.g. VISp; repeat for several.")] = None,
     cre_line: Annotated[list[str] | None, typer.Option("--cre-line", help="Cre line(s); repeat for several.")] = None,
-    depth: Annotated[list[int] | None, typer.Option(help="Imaging depth(s) in µm.")] = None,
+    depth: Annotated[list[int] | None, typer.Option(help="Imaging depth(s) in µm.",
+                                                    parser=_int_parser("--depth", "a depth in µm such as 275"))] = None,
     include_failed: Annotated[bool, typer.Option(help="Also list failed containers.")] = False,
     columns: ColumnsOpt = None,
     fmt: FormatOpt = Fmt.table,
@@ -479,7 +506,9 @@ def containers(
 @app.command(epilog="Example: brainobs experiments --container-id 500000000 --stimulus natural_scenes")
 def experiments(
     data_dir: DataDir = None,
-    container_id: Annotated[list[int] | None, typer.Option("--container-id", "-c", help="Container id(s).")] = None,
+    container_id: Annotated[list[int] | None, typer.Option(
+        "--container-id", "-c", help="Container id(s).",
+        parser=_int_parser("--container-id", "a container id such as 511510736 (`brainobs containers` lists them)"))] = None,
     area: Annotated[list[str] | None, typer.Option(help="Area(s).")] = None,
     cre_line: Annotated[list[str] | None, typer.Option("--cre-line", help="Cre line(s).")] = None,
     session_type: Annotated[list[str] | None, typer.Option("--session-type", help="three_session_A, _B, _C or _C2.")] = None,
@@ -503,7 +532,9 @@ def experiments(
 @app.command(epilog="Example: brainobs cells --area VISp --filter 'p_ns < 0.05' --filter 'dsi_dg > 0.5' --columns cell_specimen_id,p_ns,dsi_dg")
 def cells(
     data_dir: DataDir = None,
-    container_id: Annotated[list[int] | None, typer.Option("--container-id", "-c", help="Container id(s).")] = None,
+    container_id: Annotated[list[int] | None, typer.Option(
+        "--container-id", "-c", help="Container id(s).",
+        parser=_int_parser("--container-id", "a container id such as 511510736 (`brainobs containers` lists them)"))] = None,
     area: Annotated[list[str] | None, typer.Option(help="Area(s).")] = None,
     cre_line: Annotated[list[str] | None, typer.Option("--cre-line", help="Cre line(s).")] = None,
     filter_: Annotated[list[str] | None, typer.Option("--filter", help="Metric filter such as 'p_ns < 0.05'; repeat to AND.")] = None,

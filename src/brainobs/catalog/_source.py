@@ -122,6 +122,11 @@ def locate(data_dir: str | os.PathLike[str]) -> Source:
     """Find the manifest and JSON sources of ``data_dir`` (a dir or a manifest.json path)."""
     path = Path(data_dir).expanduser()
     if path.is_file():
+        if path.suffix.lower() != ".json":
+            raise DataDirError(
+                f"{path} is a file, not a data dir: expected a brainobs data dir, an AllenSDK "
+                f"cache dir or the path of its {MANIFEST_NAME}; {_CREATE_HINT}."
+            )
         manifest: Path | None = path
         root = path.parent
     elif path.is_dir():
