@@ -74,10 +74,10 @@ def _resolve_data_dir(data_dir: Path | None) -> Path:
     return Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
 
 
-def _obs(data_dir: Path | None):
+def _obs(data_dir: Path | None, store: Path | None = None):
     from brainobs.catalog import open_observatory
 
-    return open_observatory(_resolve_data_dir(data_dir))
+    return open_observatory(_resolve_data_dir(data_dir), store=store)
 
 
 def _rich_table(df: pd.DataFrame, title: str | None = None, max_rows: int = 60) -> Table:
@@ -383,6 +383,47 @@ def session(
             show(_rich_table(stim, "Stimuli"))
 
 
+def _check_out(out: Path) -> None:
+    """Fail before any work when ``--out`` cannot be written (a failed command changes nothing)."""
+    from brainobs.catalog.store import clean_temp_files, temp_path
+    from brainobs.errors import OutputPathError
+
+    folder = out.parent
+    if out.is_dir():
+        raise OutputPathError(f"--out {out} is a folder; give a file path such as {out / ('cells' + out.suffix)}")
+    if not folder.exists():
+        raise OutputPathError(f"--out {out}: the folder {folder} does not exist; create it first")
+    if not folder.is_dir():
+        raise OutputPathError(f"--out {out}: {folder} is not a folder")
+    probe = temp_path(out)
+    try:
+        with open(probe, "xb"):
+            pass
+        probe.unlink()
+    except OSError as exc:
+        raise OutputPathError(f"--out {out}: cannot write in the folder {folder} ({exc.strerror or exc})") from exc
+    clean_temp_files(folder, out.name)  # temporary files of killed earlier runs
+
+
+def _write_out(df: pd.DataFrame, out: Path) -> None:
+    """Write ``df`` to ``out`` (.parquet or .csv) atomically; errors name ``out``."""
+    from brainobs.catalog.store import write_atomic
+    from brainobs.errors import OutputPathError
+
+    def write(tmp: Path) -> None:
+        if out.suffix.lower() == ".parquet":
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
+
+    try:
+        write_atomic(out, write)
+    except OSError as exc:
+        raise OutputPathError(f"cannot write --out {out}: {exc.strerror or exc}; nothing was written "
+                              "or stored") from exc
+    err_console.print(f"wrote {len(df)} rows to {out}")
+
+
 @app.command(epilog="Examples: brainobs analyze 500000001 500000002 --out cells.parquet   ·   "
                      "brainobs analyze --container 500000000   ·   brainobs analyze session.nwb --out m.csv   ·   "
                      "brainobs analyze --missing --cre-line Vip-IRES-Cre --family natural_scenes")
@@ -399,6 +440,10 @@ def analyze(
     data_dir: DataDir = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the table to FILE.parquet or FILE.csv.")] = None,
     store: Annotated[bool, typer.Option(help="Store the results of catalog sessions in the catalog (cells --filter then sees them).")] = True,
+    store_dir: Annotated[Path | None, typer.Option(
+        "--store-dir", help="Keep the catalog store (computed metrics) in this folder instead of DATA_DIR/.brainobs, "
+                            "e.g. for a read-only data dir; other commands find it through $BRAINOBS_STORE.",
+        show_default=False)] = None,
     family: Annotated[list[str] | None, typer.Option(
         "--family", help="Only these metric families: drifting_gratings, static_gratings, natural_scenes, "
                          "natural_movies, locally_sparse_noise (repeatable).")] = None,
@@ -410,7 +455,9 @@ def analyze(
     One row per cell: cell_specimen_id plus pref_dir_dg, dsi_dg, p_dg, ..., p_ns,
     pref_image_ns, ..., rf_*_lsn, reliability_nm*. Container results merge the three
     sessions like the published table (reliability_nm1_a/_b/_c). Results of catalog
-    sessions are stored in the catalog unless --no-store.
+    sessions are stored in the catalog unless --no-store. The output file and the store
+    are checked before any computation; with --out, the catalog is updated only once the
+    file is written.
 
     With --missing, every selected container that lacks metrics (of the --family
     families, default all) is analyzed for the families it lacks and stored, with a
@@ -437,7 +484,9 @@ def analyze(
                                      "`brainobs cells --format csv --out FILE`", param_hint="--out")
         if not store:
             raise typer.BadParameter("--missing always stores the metrics in the catalog", param_hint="--no-store")
-        _analyze_missing(_obs(data_dir), area, cre_line, family, seed, n_shuffles)
+        obs = _obs(data_dir, store_dir)
+        obs.check_store()
+        _analyze_missing(obs, area, cre_line, family, seed, n_shuffles)
         return
     if area or cre_line:
         raise typer.BadParameter("--area and --cre-line select containers for --missing; "
@@ -446,8 +495,22 @@ def analyze(
         raise typer.BadParameter("give experiment ids / NWB files, --container ID, or --missing", param_hint="TARGETS")
     if out is not None and out.suffix.lower() not in (".parquet", ".csv"):
         raise typer.BadParameter(f"--out must end in .parquet or .csv; got {out.name!r}", param_hint="--out")
+    if out is not None:
+        _check_out(out)
     need_catalog = bool(container) or any(t.isdigit() for t in targets or [])
-    obs = _obs(data_dir) if need_catalog else None
+    obs = _obs(data_dir, store_dir) if need_catalog else None
+    if store and obs is not None:
+        obs.check_store()
+    # With --out the catalog is updated only after the file is written (a failed command
+    # changes nothing); without it, each session/container is stored as soon as it is done.
+    later: list[pd.DataFrame] = []
+
+    def keep(cells: pd.DataFrame) -> None:
+        if out is None:
+            obs.save_cells(cells)
+        else:
+            later.append(cells)
+
     tables = []
     with _make_progress() as progress:
         for t in targets or []:
@@ -459,23 +522,29 @@ def analyze(
                 table = publishable(analyze_session(s, families=mine, seed=seed, n_shuffles=n_shuffles),
                                     str(s.session_type))
             if store and t.isdigit() and obs is not None:
-                obs.save_cells(table.drop(columns=["experiment_container_id"], errors="ignore").reset_index())
+                keep(table.drop(columns=["experiment_container_id"], errors="ignore").reset_index())
             tables.append(table)
             progress.update(task, completed=1, description=f"session {t}: {len(table)} cells")
         for cid in container or []:
             cb = _progress_callback(progress)
-            tables.append(analyze_catalog_container(obs, cid, store=store, families=family or None, seed=seed,
-                                                    n_shuffles=n_shuffles, progress=cb))
+            table = analyze_catalog_container(obs, cid, store=False, families=family or None, seed=seed,
+                                              n_shuffles=n_shuffles, progress=cb)
+            if store:  # the container id is already in the cell table: store the metrics only
+                keep(table.drop(columns="experiment_container_id").reset_index())
+            tables.append(table)
     # One row per cell: the sessions of one container give different columns of the same cells.
     result = pd.concat(tables).groupby(level="cell_specimen_id", sort=False).first().reset_index()
     if out is not None:
-        emit(result, Fmt.parquet if out.suffix.lower() == ".parquet" else Fmt.csv, out)
+        _write_out(result, out)
+        for cells in later:
+            obs.save_cells(cells)
     else:
         cols = ["cell_specimen_id", "experiment_container_id"] + [
             c for c in ("pref_dir_dg", "dsi_dg", "p_dg", "pref_image_ns", "p_ns", "rf_chi2_lsn") if c in result.columns]
         show(_rich_table(result[[c for c in cols if c in result.columns]], f"{len(result)} cells analyzed"))
     if store and obs is not None:
-        err_console.print(f"stored in the catalog of {obs.data_dir}")
+        where = f" (store {obs.store_root})" if obs.store_external else ""
+        err_console.print(f"stored in the catalog of {obs.data_dir}{where}")
 
 
 class CmpFmt(StrEnum):
@@ -739,7 +808,8 @@ def _analyze_missing(obs, area: list[str] | None, cre_line: list[str] | None, fa
         for r in report.failed:
             err_console.print(Text(r.detail))
     if report.done:
-        err_console.print(f"stored the metrics of {len(report.done)} container(s) in the catalog of {obs.data_dir}")
+        where = f" (store {obs.store_root})" if obs.store_external else ""
+        err_console.print(f"stored the metrics of {len(report.done)} container(s) in the catalog of {obs.data_dir}{where}")
     if report.failed:
         ids = ", ".join(str(r.container_id) for r in report.failed)
         err_console.print(Text.assemble(("error: ", "bold red"), f"{len(report.failed)} container(s) failed: {ids} "

@@ -764,6 +764,8 @@ class Observatory:
             default = False
         if not default:
             args.append(f"--data-dir {shlex.quote(str(self.data_dir))}")
+        if self.store_external:
+            args.append(f"--store-dir {shlex.quote(str(self.store_root))}")
         python = f"brainobs.parallel.analyze_missing({', '.join(['obs', *kwargs])})"
         return " ".join([head, *args]), python
 

@@ -64,6 +64,12 @@ TEMP_STALE_S = 3600.0
 #: How often a reader re-lists the parts when one it listed vanished (compaction).
 READ_RETRIES = 50
 
+def _why(exc: OSError) -> str:
+    """'Not a directory: /d/.brainobs/catalog' — the OS reason and the path it is about."""
+    text = exc.strerror or str(exc)
+    return f"{text}: {exc.filename}" if exc.filename else text
+
+
 HOST = re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname() or "host")[:40] or "host"
 _PART_RE = re.compile(r"^part-(?P<key>\d{20})-(?P<tag>[^/]+)\.parquet$")
 _TEMP_RE = re.compile(r"^\.(?P<stem>.+)\.tmp-(?P<host>[^-]+)-(?P<pid>\d+)-(?P<uid>[0-9a-f]+)$")
@@ -361,7 +367,7 @@ class ComputedStore:
                 pass
             probe.unlink()
         except OSError as exc:
-            raise ReadOnlyStoreError(self.catalog_dir.parent, exc.strerror or str(exc)) from exc
+            raise ReadOnlyStoreError(self.catalog_dir.parent, _why(exc)) from exc
 
     def append(self, df: pd.DataFrame) -> Path:
         """Write ``df`` (``cell_specimen_id`` + metric columns) as a new part; return its path.
@@ -375,6 +381,7 @@ class ComputedStore:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), MARKER_KEY: MARKER})
         self.check_writable()
         clean_temp_files(self.folder)
+        clean_temp_files(self.catalog_dir)  # the cached tables' too
         tmp = temp_path(self.folder / "part")
         try:
             pq.write_table(table, tmp)
@@ -386,7 +393,7 @@ class ComputedStore:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-            raise ReadOnlyStoreError(self.catalog_dir.parent, exc.strerror or str(exc)) from exc
+            raise ReadOnlyStoreError(self.catalog_dir.parent, _why(exc)) from exc
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()
