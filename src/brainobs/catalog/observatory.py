@@ -274,7 +274,7 @@ class Observatory:
     def _table(self, name: str) -> pd.DataFrame:
         if name == "cells":
             cached = self._tables.get("cells")
-            if cached is not None and (self._memory_only or "_cells_source" not in self._tables
+            if cached is not None and (self._memory_only
                                        or self._computed_listing == self._computed_store.listing()):
                 return cached
             source = self._cells_source()
@@ -313,13 +313,21 @@ class Observatory:
         return self._table(name)
 
     def write_table(self, name: str, df: pd.DataFrame) -> None:
-        """Replace stored table ``name`` with ``df`` (atomic write; memory-only if read-only)."""
+        """Replace stored table ``name`` with ``df`` (atomic write; memory-only if read-only).
+
+        A new cell table is, like the one built from JSON, shown with the computed
+        metrics laid over it.
+        """
         if name not in TABLES:
             raise UnknownValueError(name, TABLES, kind="table")
         if name != "cells":
             self._table(name)  # make sure the sibling table is loaded too
         df = df.reset_index(drop=True)
-        self._tables[name] = df
+        if name == "cells":
+            self._tables["_cells_source"] = df
+            self._tables.pop("cells", None)
+        else:
+            self._tables[name] = df
         self._save(name, df)
 
     def check_store(self) -> None:

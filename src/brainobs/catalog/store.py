@@ -38,7 +38,7 @@ import socket
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -183,11 +183,31 @@ def _sort_key(name: str) -> tuple[int, str]:
     return (int(m["key"]), m["tag"]) if m else (-2, name)
 
 
-def merge_parts(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+Part = Mapping[str, np.ndarray]  # column name -> values, as read from one part file
+
+
+def _arrays(frame: pd.DataFrame | Part) -> Part:
+    if isinstance(frame, pd.DataFrame):
+        return {str(c): frame[c].to_numpy() for c in frame.columns}
+    return frame
+
+
+def _result_dtype(dtypes: list[np.dtype], complete: bool) -> np.dtype:
+    """The dtype of a merged column: kept when every cell has a value, else NaN-able."""
+    if all(d == dtypes[0] for d in dtypes) and (complete or dtypes[0].kind in "fc"):
+        return dtypes[0]
+    if all(d.kind in "fiu" for d in dtypes):
+        return np.dtype(np.float64)
+    return np.dtype(object)
+
+
+def merge_parts(frames: Iterable[pd.DataFrame | Part]) -> pd.DataFrame:
     """Fold parts (oldest first) into one table: the later value wins per (cell, column).
 
     Returns ``cell_specimen_id`` (sorted), the value columns and one ``__saved__<column>``
-    bool column each (True where some part holds that column for that cell).
+    bool column each (True where some part holds that column for that cell). A part's
+    own ``__saved__`` flags (a folded part) say which of its rows hold a column; without
+    them every row does.
 
     >>> a = pd.DataFrame({"cell_specimen_id": [1, 2], "p": [0.1, 0.2]})
     >>> b = pd.DataFrame({"cell_specimen_id": [2, 3], "p": [np.nan, 0.3], "q": [5.0, 6.0]})
@@ -195,27 +215,35 @@ def merge_parts(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
     {'cell_specimen_id': [1, 2, 3], 'p': [0.1, nan, 0.3], '__saved__p': [True, True, True],
      'q': [nan, 5.0, 6.0], '__saved__q': [False, True, True]}
     """
-    pieces: dict[str, list[pd.Series]] = {}
-    ids: list[np.ndarray] = []
-    for df in frames:
-        cid = df[ID].to_numpy(dtype=np.int64)
-        ids.append(cid)
-        for col in df.columns:
-            if col == ID or col.startswith(SAVED):
+    parts = [_arrays(f) for f in frames]
+    ids = [np.asarray(p[ID], dtype=np.int64) for p in parts]
+    index = np.unique(np.concatenate(ids)) if ids else np.array([], np.int64)
+    n = len(index)
+    # pass 1: where each part's values go, per column, in part order
+    writes: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for part, cid in zip(parts, ids, strict=True):
+        rows = np.searchsorted(index, cid)
+        for col, values in part.items():
+            if col == ID or col.startswith(SAVED) or col.startswith("__index_level_"):
                 continue
-            s = pd.Series(df[col].to_numpy(), index=cid, name=col)
-            if SAVED + col in df.columns:
-                s = s[df[SAVED + col].to_numpy(dtype=bool)]
-            lst = pieces.setdefault(col, [])
-            if len(s):
-                lst.append(s)
-    index = pd.Index(np.unique(np.concatenate(ids)) if ids else np.array([], np.int64), name=ID)
-    out: dict[str, pd.Series | np.ndarray] = {ID: index.to_numpy(dtype=np.int64)}
-    for col, lst in pieces.items():
-        s = pd.concat(lst) if len(lst) > 1 else (lst[0] if lst else pd.Series(dtype=float))
-        s = s[~s.index.duplicated(keep="last")]
-        out[col] = s.reindex(index).to_numpy()
-        out[SAVED + col] = index.isin(s.index)
+            flag = part.get(SAVED + col)
+            if flag is None:
+                writes.setdefault(col, []).append((rows, np.asarray(values)))
+            else:
+                keep = np.asarray(flag, dtype=bool)
+                writes.setdefault(col, []).append((rows[keep], np.asarray(values)[keep]))
+    out: dict[str, np.ndarray] = {ID: index}
+    for col, lst in writes.items():
+        saved = np.zeros(n, dtype=bool)
+        for rows, _ in lst:
+            saved[rows] = True
+        used = [v.dtype for r, v in lst if len(r)] or [np.dtype(np.float64)]
+        dtype = _result_dtype(used, bool(saved.all()))
+        merged = np.empty(n, dtype=dtype) if saved.all() else np.full(n, np.nan, dtype=dtype)
+        for rows, values in lst:  # in order: a later part overwrites an earlier one
+            merged[rows] = values
+        out[col] = merged
+        out[SAVED + col] = saved
     return pd.DataFrame(out).infer_objects()
 
 
@@ -224,17 +252,17 @@ def empty_computed() -> pd.DataFrame:
     return pd.DataFrame({ID: pd.Series(dtype="int64")})
 
 
-def _check_part(df: pd.DataFrame, legacy: bool) -> str | None:
-    """Why ``df`` is not a valid part (None when it is)."""
-    if ID not in df.columns:
+def _check_part(part: Part) -> str | None:
+    """Why ``part`` is not a valid part (None when it is)."""
+    if ID not in part:
         return "no cell_specimen_id column"
-    if not pd.api.types.is_integer_dtype(df[ID]):
-        return f"cell_specimen_id is {df[ID].dtype}, not integer"
-    for col in df.columns:
+    if part[ID].dtype.kind not in "iu":
+        return f"cell_specimen_id is {part[ID].dtype}, not integer"
+    for col, values in part.items():
         if col.startswith(SAVED):
-            if not pd.api.types.is_bool_dtype(df[col]):
-                return f"flag column {col} is {df[col].dtype}, not bool"
-            if col[len(SAVED):] not in df.columns:
+            if values.dtype != np.dtype(bool):
+                return f"flag column {col} is {values.dtype}, not bool"
+            if col[len(SAVED):] not in part:
                 return f"flag column {col} without its value column"
     return None
 
@@ -266,7 +294,8 @@ class ComputedStore:
         self.legacy = self.catalog_dir / LEGACY
         self.quarantine_dir = Path(quarantine_dir)
         self.lock_path = self.catalog_dir / ".computed.lock"
-        self._cache: dict[str, pd.DataFrame | None] = {}  # parts are immutable: read once
+        self._cache: dict[str, Part | None] = {}  # parts are immutable: read once
+        self._merged: tuple[tuple[str, ...], pd.DataFrame] | None = None  # last read()
 
     # ----------------------------------------------------------------- reading
 
@@ -286,7 +315,7 @@ class ComputedStore:
     def _path(self, name: str) -> Path:
         return self.legacy if name == LEGACY else self.folder / name
 
-    def _load(self, name: str) -> pd.DataFrame | None:
+    def _load(self, name: str) -> Part | None:
         """One part (cached), or None for a quarantined one; FileNotFoundError if gone."""
         if name in self._cache:
             return self._cache[name]
@@ -298,9 +327,10 @@ class ComputedStore:
             self._quarantine(path, "not a brainobs part (foreign file)")
             return None
         try:
-            table = pq.read_table(path)
+            with pq.ParquetFile(path) as pf:  # threads only pay off for a big (folded) part
+                table = pf.read(use_threads=pf.metadata.num_rows > 50_000)
             meta = table.schema.metadata or {}
-            df = table.to_pandas()
+            part = {str(c): table.column(c).to_numpy() for c in table.column_names}
         except FileNotFoundError:
             raise
         except (OSError, ValueError, pa.ArrowException) as exc:
@@ -308,14 +338,14 @@ class ComputedStore:
                 raise FileNotFoundError(path) from exc
             self._quarantine(path, f"unreadable Parquet ({type(exc).__name__}: {exc})")
             return None
-        problem = _check_part(df, legacy)
+        problem = _check_part(part)
         if problem is None and not legacy and meta.get(MARKER_KEY) != MARKER:
             problem = "not written by brainobs (no part marker)"
         if problem is not None:
             self._quarantine(path, problem)
             return None
-        self._cache[name] = df
-        return df
+        self._cache[name] = part
+        return part
 
     def _quarantine(self, path: Path, why: str) -> None:
         """Move a bad file to the quarantine folder and warn (warn only if it cannot move)."""
@@ -340,7 +370,8 @@ class ComputedStore:
         """The listing read and the merged table (:func:`merge_parts`) of every valid part.
 
         Retries when a listed part vanished (a compaction deleted it after writing the
-        part that replaces it).
+        part that replaces it). When parts were only added since the last read, they are
+        merged into its result (cheap); otherwise everything is merged again.
         """
         for _ in range(READ_RETRIES):
             names = self.listing()
@@ -351,8 +382,16 @@ class ComputedStore:
                 continue
             for gone in set(self._cache) - set(names):  # compacted away: free the memory
                 self._cache.pop(gone, None)
+            valid = tuple(n for n, f in zip(names, frames, strict=True) if f is not None)
             good = [f for f in frames if f is not None]
-            return names, (merge_parts(good) if good else empty_computed())
+            prev = self._merged
+            if prev is not None and valid[:len(prev[0])] == prev[0]:
+                added = good[len(prev[0]):]
+                merged = merge_parts([prev[1], *added]) if added else prev[1]
+            else:
+                merged = merge_parts(good) if good else empty_computed()
+            self._merged = (valid, merged)
+            return names, merged
         raise StoreError(f"the computed-metrics store {self.folder} changed during "
                          f"{READ_RETRIES} attempts to read it; try again")
 
