@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -818,9 +819,23 @@ def _analyze_missing(obs, area: list[str] | None, cre_line: list[str] | None, fa
         raise typer.Exit(code=1)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Store-corruption warnings as one ``warning:`` line (no source line); others as usual."""
+    from brainobs.errors import StoreCorruptionWarning
+
+    if issubclass(category, StoreCorruptionWarning):
+        err_console.print(Text.assemble(("warning: ", "bold yellow"), str(message)), soft_wrap=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``brainobs`` console script; returns the exit status."""
     debug = os.environ.get("BRAINOBS_DEBUG") not in (None, "", "0")
+    warnings.showwarning = _show_warning
     try:
         # Standalone mode: typer prints usage errors itself and exits via SystemExit.
         app(args=argv, prog_name="brainobs", standalone_mode=True)

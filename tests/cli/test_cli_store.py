@@ -118,3 +118,16 @@ def test_store_dir_elsewhere(capsys, obs_dir, tmp_path, monkeypatch):
                        "--columns", "cell_specimen_id,reliability_nm1_a")
     table = pd.read_csv(__import__("io").StringIO(out))
     assert code == 0 and len(table) == 8 and table["reliability_nm1_a"].notna().all()
+
+
+@pytest.mark.filterwarnings("default::brainobs.errors.StoreCorruptionWarning")
+def test_corrupt_part_is_one_warning_line(capsys, obs_dir):
+    folder = obs_dir / ".brainobs" / "catalog" / "computed"
+    folder.mkdir(parents=True, exist_ok=True)
+    bad = folder / "part-00000000000000000005-x-1-aa.parquet"
+    bad.write_bytes(b"garbage")
+    code, out, err = run(capsys, "cells", "-d", obs_dir, "--format", "csv")
+    assert code == 0 and len(out.splitlines()) > 1
+    assert f"warning: corrupt catalog store file {bad}" in err and "unreadable Parquet" in err
+    assert "moved to" in err and "Traceback" not in err and "store.py" not in err
+    assert not bad.exists()
