@@ -127,8 +127,8 @@ def bench_store(root: Path) -> None:
     for label, compact_at in (("no compaction", 10**9), ("automatic compaction", store_mod.COMPACT_AT)):
         for d in (root / ".brainobs" / "catalog" / "computed", root / ".brainobs" / "catalog" / ".computed.lock"):
             shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink(missing_ok=True)
-        old = store_mod.COMPACT_AT, store_mod.COMPACT_MIN_AGE_S
-        store_mod.COMPACT_AT, store_mod.COMPACT_MIN_AGE_S = compact_at, 1.0
+        old = store_mod.COMPACT_AT
+        store_mod.COMPACT_AT = compact_at
         try:
             writer = Observatory(root)
             t0 = time.perf_counter()
@@ -136,7 +136,7 @@ def bench_store(root: Path) -> None:
                 writer.save_cells(part)
             write = time.perf_counter() - t0
         finally:
-            store_mod.COMPACT_AT, store_mod.COMPACT_MIN_AGE_S = old
+            store_mod.COMPACT_AT = old
         n_files = len(writer._computed_store.listing())
         med, _ = timeit(lambda: Observatory(root).cells(include_failed=True, warn=False), repeat=3)
         print(f"  {label:<22} store {N_PARTS:,} parts: {fmt_s(write)} ({fmt_s(write / N_PARTS)} each); "

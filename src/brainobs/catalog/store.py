@@ -412,7 +412,8 @@ class ComputedStore:
         """Write ``df`` (``cell_specimen_id`` + metric columns) as a new part; return its path.
 
         Raises :class:`~brainobs.errors.ReadOnlyStoreError` when the store is not writable.
-        Compacts the store afterwards when it has :data:`COMPACT_AT` parts or more.
+        Compacts the store afterwards when it has :data:`COMPACT_AT` parts or more older
+        than :data:`COMPACT_MIN_AGE_S`.
         """
         if ID not in df.columns:
             raise ValueError("a computed-metrics part needs a cell_specimen_id column")
@@ -437,8 +438,9 @@ class ComputedStore:
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise
-        if len(self.listing()) >= COMPACT_AT:
-            self.compact()
+        horizon = time.time_ns() - int(COMPACT_MIN_AGE_S * 1e9)
+        if sum(_sort_key(n)[0] < horizon for n in self.listing()) >= COMPACT_AT:
+            self.compact()  # enough parts old enough to fold (see compact)
         return path
 
     def compact(self, min_age_s: float | None = None, wait: bool = False) -> int:
