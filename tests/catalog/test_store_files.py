@@ -186,6 +186,8 @@ def test_store_elsewhere_and_its_owner(obs_dir, tmp_path, tiny_observatory, monk
 def test_killed_writers_temp_files_are_removed_only_when_dead(tmp_path):
     store = ComputedStore(tmp_path / "catalog", tmp_path / "quarantine")
     store.check_writable()
+    assert not (tmp_path / "catalog").exists()  # the check creates nothing
+    store.folder.mkdir(parents=True)
     import subprocess
     import sys
 

@@ -32,6 +32,7 @@ paths; its metrics then count as missing, so ``brainobs analyze --missing`` reco
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import socket
@@ -398,10 +399,18 @@ class ComputedStore:
     # ----------------------------------------------------------------- writing
 
     def check_writable(self) -> None:
-        """Raise :class:`~brainobs.errors.ReadOnlyStoreError` unless a part can be written."""
+        """Raise :class:`~brainobs.errors.ReadOnlyStoreError` unless a part can be written.
+
+        Creates nothing: a probe file is made (and removed) in the parts folder or, when it
+        does not exist yet, in its nearest existing parent folder.
+        """
+        folder = self.folder
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            probe = temp_path(self.folder / "probe")
+            while not folder.exists() and folder.parent != folder:
+                folder = folder.parent
+            if not folder.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "Not a directory", str(folder))
+            probe = temp_path(folder / "probe")
             with open(probe, "xb"):
                 pass
             probe.unlink()
@@ -420,6 +429,10 @@ class ComputedStore:
         table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), MARKER_KEY: MARKER})
         self.check_writable()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ReadOnlyStoreError(self.catalog_dir.parent, _why(exc)) from exc
         clean_temp_files(self.folder)
         clean_temp_files(self.catalog_dir)  # the cached tables' too
         tmp = temp_path(self.folder / "part")
