@@ -59,7 +59,7 @@ from .coverage import (
 )
 from .filters import mask_for, parse
 from .store import SAVED as _SAVED
-from .store import ComputedStore, merge_parts, write_atomic, write_parquet_atomic
+from .store import ComputedStore, clean_temp_files, merge_parts, write_atomic, write_parquet_atomic
 
 STORE_SUBDIR = Path(".brainobs") / "catalog"
 STORE_OWNER = "brainobs-store.json"  # in a store kept outside its data dir: whose it is
@@ -217,6 +217,7 @@ class Observatory:
         if recorded is None:
             try:
                 self.store_root.mkdir(parents=True, exist_ok=True)
+                clean_temp_files(self.store_root, STORE_OWNER)
                 write_atomic(owner, lambda tmp: tmp.write_text(json.dumps({"data_dir": mine}) + "\n"))
             except OSError:
                 pass  # a read-only store: storing will say so
