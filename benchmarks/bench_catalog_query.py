@@ -7,7 +7,10 @@ metric column (random values, seeded), then times:
 * opening the observatory the first time (JSON → Parquet store) and again (Parquet),
 * filtered ``cells()`` queries (area + Cre line + a metric filter),
 * the same filter done the way AllenSDK does it (json.load + a Python list comprehension
-  over dicts + DataFrame.query), as the baseline for the ratio.
+  over dicts + DataFrame.query), as the baseline for the ratio,
+* the computed-metrics store with 1,500 parts (one per analyzed container-session of a
+  full release, all 63,000 cells, 20 metric columns): storing them, reading the cell table
+  with all parts, with automatic compaction, and after one more part from elsewhere.
 
 Run: ``python benchmarks/bench_catalog_query.py``
 """
@@ -103,7 +106,56 @@ def main() -> int:
         assert allensdk_style(root) == len(ref), "baseline and brainobs disagree"
         print(f"\nAllenSDK-style (json + dict filtering), same query: {fmt_s(med_sdk)}")
         print(f"ratio AllenSDK-style / brainobs (first query): {med_sdk / medians[0]:,.0f}x")
+        bench_store(root)
     return 0
+
+
+N_PARTS = 1_500
+
+
+def bench_store(root: Path) -> None:
+    """Computed-metrics store: 1,500 parts written, read, compacted."""
+    from brainobs.catalog import Observatory
+    from brainobs.catalog import store as store_mod
+
+    ids = Observatory(root).cells(include_failed=True, warn=False)["cell_specimen_id"].to_numpy()
+    chunks = np.array_split(ids, N_PARTS)
+    cols = METRICS[:20]
+    rng = np.random.default_rng(1)
+    parts = [pd.DataFrame({"cell_specimen_id": c, **{m: rng.random(len(c)) for m in cols}}) for c in chunks]
+    print(f"\ncomputed-metrics store: {N_PARTS:,} parts ({len(ids):,} cells, {len(cols)} columns)")
+    for label, compact_at in (("no compaction", 10**9), ("automatic compaction", store_mod.COMPACT_AT)):
+        for d in (root / ".brainobs" / "catalog" / "computed", root / ".brainobs" / "catalog" / ".computed.lock"):
+            shutil.rmtree(d, ignore_errors=True) if d.is_dir() else d.unlink(missing_ok=True)
+        old = store_mod.COMPACT_AT
+        store_mod.COMPACT_AT = compact_at
+        try:
+            writer = Observatory(root)
+            t0 = time.perf_counter()
+            for part in parts:
+                writer.save_cells(part)
+            write = time.perf_counter() - t0
+        finally:
+            store_mod.COMPACT_AT = old
+        n_files = len(writer._computed_store.listing())
+        med, _ = timeit(lambda: Observatory(root).cells(include_failed=True, warn=False), repeat=3)
+        print(f"  {label:<22} store {N_PARTS:,} parts: {fmt_s(write)} ({fmt_s(write / N_PARTS)} each); "
+              f"{n_files:,} files; cell table in a new Observatory: {fmt_s(med)}")
+    t0 = time.perf_counter()
+    n = writer._computed_store.compact(min_age_s=0, wait=True)
+    print(f"  compact() of {n:,} files: {fmt_s(time.perf_counter() - t0)}")
+    reader = Observatory(root)
+    full = reader.cells(include_failed=True, warn=False)
+    assert np.array_equal(full.set_index("cell_specimen_id").loc[parts[-1]["cell_specimen_id"], cols[0]],
+                          parts[-1][cols[0]]), "stored values not read back"
+    med, _ = timeit(lambda: Observatory(root).cells(include_failed=True, warn=False), repeat=5)
+    print(f"  cell table in a new Observatory, compacted store: {fmt_s(med)}")
+    Observatory(root).save_cells(parts[0])  # another process stores one more part
+    t0 = time.perf_counter()
+    reader.cells(include_failed=True, warn=False)
+    print(f"  long-lived Observatory noticing one new part: {fmt_s(time.perf_counter() - t0)}")
+    med, _ = timeit(lambda: reader.cells(area="VISp", filters="p_dg < 0.05", warn=False), repeat=20)
+    print(f"  a query when nothing changed (one directory listing): {fmt_s(med)}")
 
 
 if __name__ == "__main__":

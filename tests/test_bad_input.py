@@ -94,6 +94,7 @@ OUTPUT = "Output paths"
 CONFIG = "Synthetic observatory options"
 NO_DATA = "Valid choices without data"
 STIM = "Stimulus tables the metrics cannot use"
+STORE = "Catalog store"
 
 CASES: list[Case] = [
     # ---------------------------------------------------------------- vocabulary typos
@@ -302,7 +303,7 @@ CASES: list[Case] = [
     api("api-no-running-speed", DATASETS, "open_session('<BAD>/no_running.nwb').running_speed()",
         "MissingDataError", ("no running speed", "running_speed/data")),
     # ---------------------------------------------------------------- corrupt catalog JSON
-    *[cli(f"{name}-{how}", CATALOG, "cells" if name == "cells" else "experiments", "-d", f"<CAT>/{name}-{how}",
+    *[cli(f"{name}-{how}", CATALOG, "cells", "-d", f"<CAT>/{name}-{how}",
           "-f", "csv", expect=(f"{file}", what))
       for name, file in (("manifest", "manifest.json"), ("containers", "experiment_containers.json"),
                          ("experiments", "ophys_experiments.json"), ("cells", "cell_specimens.json"))
@@ -339,11 +340,21 @@ CASES: list[Case] = [
         expect=("'[/x] [bold]'", "Valid choices")),
     # ---------------------------------------------------------------- output paths
     cli("table-out-missing-folder", OUTPUT, "cells", "-d", "<OBS>", "-f", "csv", "--out", "<TMP>/missing/x.csv",
-        expect=("folder of --out does not exist", "missing")),
+        expect=("missing/x.csv", "the folder", "does not exist; create it first")),
     cli("table-out-is-folder", OUTPUT, "containers", "-d", "<OBS>", "-f", "csv", "--out", "<TMP>/full",
-        expect=("full is a folder", "--out must name a file")),
+        expect=("full is a folder", "give a file path such as")),
     cli("data-dir-is-text-file", DATA_DIR, "containers", "-d", "<TMP>/file.txt",
         expect=("file.txt is a file, not a data dir", "manifest.json")),
+    cli("analyze-out-missing-folder", OUTPUT, "analyze", "--container", "500000000", "-d", "<OBS>",
+        "--out", "<TMP>/missing/x.csv", expect=("missing/x.csv", "does not exist; create it first")),
+    cli("analyze-out-is-folder", OUTPUT, "analyze", "--container", "500000000", "-d", "<OBS>",
+        "--out", "<TMP>/full", expect=("'full'", "must end in .parquet or .csv")),
+    cli("analyze-store-unwritable", STORE, "analyze", "--container", "500000000", "-d", "<OBS>",
+        "--store-dir", "<TMP>/file.txt/store", expect=("Cannot store computed metrics in", "file.txt",
+                                                       "--store-dir DIR", "--no-store")),
+    cli("analyze-missing-store-unwritable", STORE, "analyze", "--missing", "-d", "<OBS>",
+        "--store-dir", "<TMP>/file.txt/store", expect=("Cannot store computed metrics in", "file.txt")),
+    api("api-store-int", STORE, "open_observatory('<OBS>', store=5)", "TypeError", ("store", "got int 5")),
     cli("analyze-dg-bad-orientation", STIM, "analyze", "<BAD>/dg_bad_orientation.nwb",
         expect=("drifting_gratings table", "orientation 7", "0, 45, 90")),
     cli("analyze-dg-one-row", STIM, "analyze", "<BAD>/dg_one_row.nwb",

@@ -10,7 +10,7 @@ import json
 import os
 import re
 import sys
-import tempfile
+import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -73,7 +73,7 @@ FormatOpt = Annotated[Fmt, typer.Option("--format", "-f", help="Output format; p
 OutOpt = Annotated[Path | None, typer.Option(
     "--out", "-o", help="Write the table to this file instead of stdout.",
     # checked when parsed, before any work: a bad path fails before the catalog is read
-    callback=lambda path: None if path is None else _check_out_file(path, "--out"))]
+    callback=lambda path: _checked_out(path))]
 
 
 def _resolve_data_dir(data_dir: Path | None) -> Path:
@@ -82,10 +82,10 @@ def _resolve_data_dir(data_dir: Path | None) -> Path:
     return Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
 
 
-def _obs(data_dir: Path | None):
+def _obs(data_dir: Path | None, store: Path | None = None):
     from brainobs.catalog import open_observatory
 
-    return open_observatory(_resolve_data_dir(data_dir))
+    return open_observatory(_resolve_data_dir(data_dir), store=store)
 
 
 # Columns that say which cell / container / session a row is: never hidden to make a table
@@ -278,36 +278,9 @@ def emit(df: pd.DataFrame, fmt: Fmt, out: Path | None, title: str | None = None,
     if out is None:
         sys.stdout.write(text or "")
         return
-    out = _check_out_file(out, "--out")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}-", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        if text is None:
-            df.to_parquet(tmp, index=False)
-        else:
-            tmp.write_text(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a written table is meant to be read
-        os.replace(tmp, out)
-    except OSError as e:
-        raise typer.BadParameter(f"cannot write {out}: {e.strerror or e}", param_hint="--out") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    err_console.print(f"wrote {len(df)} rows to {out}")
-
-
-def _check_out_file(path: Path, option: str) -> Path:
-    """Before writing: ``path`` names a file (not a folder) in an existing, writable folder."""
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise typer.BadParameter(f"{path} is a folder; {option} must name a file", param_hint=option)
-    parent = path.absolute().parent
-    if not parent.is_dir():
-        raise typer.BadParameter(f"the folder of {option} does not exist: {parent}; create it first "
-                                 f"(mkdir -p {parent}) or choose another {option}", param_hint=option)
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise typer.BadParameter(f"the folder {parent} of {option} is not writable", param_hint=option)
-    return path
+    out = Path(out).expanduser()
+    _check_out(out)
+    _write_out(df, out, text=text, parquet=text is None)
 
 
 ColumnsOpt = Annotated[str | None, typer.Option(help="Comma-separated columns to show (default: a readable subset for tables, all for files).")]
@@ -628,13 +601,70 @@ def session(
             show(_rich_table(stim, "Stimuli"))
 
 
+def _check_out(out: Path) -> None:
+    """Fail before any work when ``--out`` cannot be written (a failed command changes nothing)."""
+    from brainobs.catalog.store import clean_temp_files, temp_path
+    from brainobs.errors import OutputPathError
+
+    folder = out.parent
+    if out.is_dir():
+        raise OutputPathError(f"--out {out} is a folder; give a file path such as {out / ('cells' + out.suffix)}")
+    if not folder.exists():
+        raise OutputPathError(f"--out {out}: the folder {folder} does not exist; create it first")
+    if not folder.is_dir():
+        raise OutputPathError(f"--out {out}: {folder} is not a folder")
+    probe = temp_path(out)
+    try:
+        with open(probe, "xb"):
+            pass
+        probe.unlink()
+    except OSError as exc:
+        raise OutputPathError(f"--out {out}: cannot write in the folder {folder} ({exc.strerror or exc})") from exc
+    clean_temp_files(folder, out.name)  # temporary files of killed earlier runs
+
+
+def _checked_out(path: Path | None) -> Path | None:
+    """The --out of a table command, checked when parsed (before any work)."""
+    if path is not None:
+        path = Path(path).expanduser()
+        _check_out(path)
+    return path
+
+
+def _write_out(df: pd.DataFrame, out: Path, text: str | None = None, parquet: bool | None = None) -> None:
+    """Write ``df`` to ``out`` atomically; errors name ``out``.
+
+    ``text`` (csv/json already rendered) is written as is; otherwise Parquet when ``parquet``
+    (default: when ``out`` ends in .parquet), else CSV.
+    """
+    from brainobs.catalog.store import write_atomic
+    from brainobs.errors import OutputPathError
+
+    def write(tmp: Path) -> None:
+        if text is not None:
+            tmp.write_text(text)
+        elif parquet or (parquet is None and out.suffix.lower() == ".parquet"):
+            df.to_parquet(tmp, index=False)
+        else:
+            df.to_csv(tmp, index=False)
+
+    try:
+        write_atomic(out, write)
+    except OSError as exc:
+        raise OutputPathError(f"cannot write --out {out}: {exc.strerror or exc}; nothing was written "
+                              "or stored") from exc
+    err_console.print(f"wrote {len(df)} rows to {out}")
+
+
 @app.command(epilog="Examples: brainobs analyze 500000001 500000002 --out cells.parquet   ·   "
                      "brainobs analyze --container 500000000   ·   brainobs analyze session.nwb --out m.csv   ·   "
                      "brainobs analyze --missing --cre-line Vip-IRES-Cre --family natural_scenes")
 def analyze(
     targets: Annotated[list[str] | None, typer.Argument(metavar="EXPERIMENT_ID|FILE.nwb ...",
                                                         help="Sessions: catalog experiment ids or NWB files.")] = None,
-    container: Annotated[list[int] | None, typer.Option("--container", "-c", help="Analyze every session of a container (repeatable).")] = None,
+    container: Annotated[list[int] | None, typer.Option(
+        "--container", "-c", help="Analyze every session of a container (repeatable).",
+        parser=_int_parser("--container", "a container id such as 511510736 (`brainobs containers` lists them)"))] = None,
     missing: Annotated[bool, typer.Option(
         "--missing", help="Compute and store the metrics that non-failed containers lack (those of --area/--cre-line, "
                           "default all), container by container; complete ones and those whose files are not on "
@@ -644,6 +674,10 @@ def analyze(
     data_dir: DataDir = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the table to FILE.parquet or FILE.csv.")] = None,
     store: Annotated[bool, typer.Option(help="Store the results of catalog sessions in the catalog (cells --filter then sees them).")] = True,
+    store_dir: Annotated[Path | None, typer.Option(
+        "--store-dir", help="Keep the catalog store (computed metrics) in this folder instead of DATA_DIR/.brainobs, "
+                            "e.g. for a read-only data dir; other commands find it through $BRAINOBS_STORE.",
+        show_default=False)] = None,
     family: Annotated[list[str] | None, typer.Option(
         "--family", help="Only these metric families: drifting_gratings, static_gratings, natural_scenes, "
                          "natural_movies, locally_sparse_noise (repeatable).")] = None,
@@ -655,7 +689,9 @@ def analyze(
     One row per cell: cell_specimen_id plus pref_dir_dg, dsi_dg, p_dg, ..., p_ns,
     pref_image_ns, ..., rf_*_lsn, reliability_nm*. Container results merge the three
     sessions like the published table (reliability_nm1_a/_b/_c). Results of catalog
-    sessions are stored in the catalog unless --no-store.
+    sessions are stored in the catalog unless --no-store. The output file and the store
+    are checked before any computation; with --out, the catalog is updated only once the
+    file is written.
 
     With --missing, every selected container that lacks metrics (of the --family
     families, default all) is analyzed for the families it lacks and stored, with a
@@ -682,7 +718,9 @@ def analyze(
                                      "`brainobs cells --format csv --out FILE`", param_hint="--out")
         if not store:
             raise typer.BadParameter("--missing always stores the metrics in the catalog", param_hint="--no-store")
-        _analyze_missing(_obs(data_dir), area, cre_line, family, seed, n_shuffles)
+        obs = _obs(data_dir, store_dir)
+        obs.check_store()
+        _analyze_missing(obs, area, cre_line, family, seed, n_shuffles)
         return
     if area or cre_line:
         raise typer.BadParameter("--area and --cre-line select containers for --missing; "
@@ -691,9 +729,23 @@ def analyze(
         raise typer.BadParameter("give experiment ids / NWB files, --container ID, or --missing", param_hint="TARGETS")
     if out is not None and out.suffix.lower() not in (".parquet", ".csv"):
         raise typer.BadParameter(f"--out must end in .parquet or .csv; got {out.name!r}", param_hint="--out")
+    if out is not None:
+        _check_out(out)
     need_catalog = bool(container) or any(t.isdigit() for t in targets or [])
-    obs = _obs(data_dir) if need_catalog else None
+    obs = _obs(data_dir, store_dir) if need_catalog else None
     _check_container_families(obs, container, family)
+    if store and obs is not None:
+        obs.check_store()
+    # With --out the catalog is updated only after the file is written (a failed command
+    # changes nothing); without it, each session/container is stored as soon as it is done.
+    later: list[pd.DataFrame] = []
+
+    def keep(cells: pd.DataFrame) -> None:
+        if out is None:
+            obs.save_cells(cells)
+        else:
+            later.append(cells)
+
     tables = []
     with _make_progress() as progress:
         for t in targets or []:
@@ -703,24 +755,30 @@ def analyze(
                 table = publishable(analyze_session(s, families=family or None, seed=seed, n_shuffles=n_shuffles),
                                     str(s.session_type))
             if store and t.isdigit() and obs is not None:
-                obs.save_cells(table.drop(columns=["experiment_container_id"], errors="ignore").reset_index())
+                keep(table.drop(columns=["experiment_container_id"], errors="ignore").reset_index())
             tables.append(table)
             progress.update(task, completed=1, description=f"session {t}: {len(table)} cells")
         for cid in container or []:
             cb = _progress_callback(progress)
-            tables.append(analyze_catalog_container(obs, cid, store=store, families=family or None, seed=seed,
-                                                    n_shuffles=n_shuffles, progress=cb, strict=True))
+            table = analyze_catalog_container(obs, cid, store=False, families=family or None, seed=seed,
+                                              n_shuffles=n_shuffles, progress=cb, strict=True)
+            if store:  # the container id is already in the cell table: store the metrics only
+                keep(table.drop(columns="experiment_container_id").reset_index())
+            tables.append(table)
     _print_qc_note(tables)
     # One row per cell: the sessions of one container give different columns of the same cells.
     result = pd.concat(tables).groupby(level="cell_specimen_id", sort=False).first().reset_index()
     if out is not None:
-        emit(result, Fmt.parquet if out.suffix.lower() == ".parquet" else Fmt.csv, out)
+        _write_out(result, out)
+        for cells in later:
+            obs.save_cells(cells)
     else:
         cols = ["cell_specimen_id", "experiment_container_id"] + [
             c for c in ("pref_dir_dg", "dsi_dg", "p_dg", "pref_image_ns", "p_ns", "rf_chi2_lsn") if c in result.columns]
         show(_rich_table(result[[c for c in cols if c in result.columns]], f"{len(result)} cells analyzed"))
     if store and obs is not None:
-        err_console.print(f"stored in the catalog of {obs.data_dir}")
+        where = f" (store {obs.store_root})" if obs.store_external else ""
+        err_console.print(f"stored in the catalog of {obs.data_dir}{where}")
 
 
 def _check_container_families(obs, containers: list[int] | None, family: list[str] | None) -> None:
@@ -1017,7 +1075,8 @@ def _analyze_missing(obs, area: list[str] | None, cre_line: list[str] | None, fa
         for r in report.failed:
             err_console.print(Text(r.detail))
     if report.done:
-        err_console.print(f"stored the metrics of {len(report.done)} container(s) in the catalog of {obs.data_dir}")
+        where = f" (store {obs.store_root})" if obs.store_external else ""
+        err_console.print(f"stored the metrics of {len(report.done)} container(s) in the catalog of {obs.data_dir}{where}")
     if report.failed:
         ids = ", ".join(str(r.container_id) for r in report.failed)
         err_console.print(Text.assemble(("error: ", "bold red"), f"{len(report.failed)} container(s) failed: {ids} "
@@ -1026,9 +1085,23 @@ def _analyze_missing(obs, area: list[str] | None, cre_line: list[str] | None, fa
         raise typer.Exit(code=1)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Store-corruption warnings as one ``warning:`` line (no source line); others as usual."""
+    from brainobs.errors import StoreCorruptionWarning
+
+    if issubclass(category, StoreCorruptionWarning):
+        err_console.print(Text.assemble(("warning: ", "bold yellow"), str(message)), soft_wrap=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``brainobs`` console script; returns the exit status."""
     debug = os.environ.get("BRAINOBS_DEBUG") not in (None, "", "0")
+    warnings.showwarning = _show_warning
     try:
         # Standalone mode: typer prints usage errors itself and exits via SystemExit.
         app(args=argv, prog_name="brainobs", standalone_mode=True)

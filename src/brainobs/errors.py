@@ -141,9 +141,51 @@ class NoDataError(BrainobsError, LookupError):
         return str(self.args[0])
 
 
+class StoreError(BrainobsError, OSError):
+    """The catalog store (computed metrics, cached tables) cannot be used as asked."""
+
+
+class ReadOnlyStoreError(StoreError):
+    """Computed metrics cannot be stored: the store folder is not writable.
+
+    Raised before any computation by ``brainobs analyze`` and
+    :func:`brainobs.parallel.analyze_missing`, and by
+    :meth:`brainobs.catalog.Observatory.save_cells`; the message names the folder and the
+    ways out (a store elsewhere, or not storing).
+    """
+
+    def __init__(self, folder: object, reason: str):
+        self.folder = folder
+        self.reason = reason
+        super().__init__(
+            f"Cannot store computed metrics in {folder}: {reason}. Keep the store in a writable "
+            "folder with --store-dir DIR (Python: Observatory(data_dir, store=DIR); or set "
+            "BRAINOBS_STORE=DIR), or compute without storing: --no-store (Python: store=False)."
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class ArgumentTypeError(BrainobsError, TypeError):
     """An argument of the wrong type (e.g. ``open_observatory(123)``, ``filters=5``)."""
 
     def __init__(self, name: str, value: object, accepted: str):
         self.name, self.value, self.accepted = name, value, accepted
         super().__init__(f"{name} must be {accepted}; got {type(value).__name__} {value!r}.")
+
+
+class OutputPathError(BrainobsError, OSError):
+    """An output path (``--out``) that cannot be written: checked before any work starts."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class StoreCorruptionWarning(UserWarning):
+    """A catalog store file that cannot be read or is not brainobs's own.
+
+    The file is moved to the store's ``quarantine/`` folder (never overwritten) and the
+    message names where it was and where it went; the metrics it held count as missing,
+    so ``brainobs analyze --missing`` computes them again.
+    """

@@ -15,9 +15,11 @@ Results may arrive in any order: each carries its container id.
 
 .. note::
    Each container's metrics are stored with
-   :meth:`~brainobs.catalog.Observatory.save_cells`, a read-merge-write of one Parquet
-   file. That is safe with the serial mapper; concurrent mappers need a store that
-   accepts concurrent writers (a separate issue) or they may lose each other's updates.
+   :meth:`~brainobs.catalog.Observatory.save_cells` as one new immutable part of the
+   append-only store (:mod:`brainobs.catalog.store`): nothing is read, merged and
+   rewritten, so any mapper — processes, threads, Dask workers, several ``brainobs
+   analyze`` runs at once — keeps every container's results, and a killed worker leaves
+   its container either fully stored or not at all.
 
 Examples
 --------
@@ -157,6 +159,7 @@ def analyze_one_container(
     missing_only: bool = False,
     seed: int = 1,
     n_shuffles: int = 10_000,
+    store: str | os.PathLike[str] | None = None,
 ) -> ContainerResult:
     """Compute and store the metrics of one container; never raises for a bad container.
 
@@ -178,6 +181,8 @@ def analyze_one_container(
         retried task does no work twice.
     seed, n_shuffles : int
         Receptive-field shuffle test, as in :func:`brainobs.metrics.analyze`.
+    store : path, optional
+        The catalog store folder, when not the data dir's own (``Observatory(store=)``).
 
     Returns
     -------
@@ -194,7 +199,8 @@ def analyze_one_container(
     cid = int(container_id)
     fams = tuple(check_families(families))
     try:
-        obs = Observatory(data_dir)
+        obs = Observatory(data_dir, store=store)
+        obs.check_store()  # an unwritable store fails before the work, not after it
         if missing_only:
             cov = obs.metric_coverage(container_id=cid, families=list(fams), include_failed=True)
             fams = tuple(f for f in fams if cov.empty or not cov[f].iloc[0])
@@ -203,9 +209,6 @@ def analyze_one_container(
                                        seconds=time.perf_counter() - start)
         table = analyze_catalog_container(obs, cid, families=list(fams), seed=seed,
                                           n_shuffles=n_shuffles, store=True)
-        if not obs.store_writable:
-            raise OSError(f"the catalog store in {obs.store_dir} is not writable: "
-                          "the metrics were computed but not saved")
     except Exception as exc:  # any error of this container: recorded, the others go on
         return ContainerResult(cid, FAILED, fams, reason=f"{type(exc).__name__}: {exc}",
                                seconds=time.perf_counter() - start,
@@ -312,6 +315,11 @@ def analyze_missing(
         ``failed`` (id and reason) containers. ``obs`` is refreshed, so its queries see the
         new metrics.
 
+    Raises
+    ------
+    brainobs.errors.ReadOnlyStoreError
+        Before any work, when the catalog store cannot be written.
+
     Examples
     --------
     >>> report = analyze_missing(obs, cre_line="Vip-IRES-Cre")   # doctest: +SKIP
@@ -321,6 +329,7 @@ def analyze_missing(
     if not isinstance(obs, Observatory):
         obs = open_observatory(Path(obs))
     fams = check_families(families)
+    obs.check_store()
     todo, skipped = plan_missing(obs, area=area, cre_line=cre_line, families=fams,
                                  container_id=container_id)
     report = AnalyzeReport(skipped=skipped)
@@ -328,7 +337,8 @@ def analyze_missing(
     if progress:
         progress(0, total, f"analyzing {total} container(s)")
     func = functools.partial(analyze_one_container, obs.data_dir, families=fams,
-                             missing_only=True, seed=seed, n_shuffles=n_shuffles)
+                             missing_only=True, seed=seed, n_shuffles=n_shuffles,
+                             store=obs.store_root if obs.store_external else None)
     try:
         for i, res in enumerate(map_containers(func, todo, mapper=mapper), start=1):
             {DONE: report.done, SKIPPED: report.skipped, FAILED: report.failed}[res.status].append(res)

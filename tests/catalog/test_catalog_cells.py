@@ -180,7 +180,9 @@ def test_computed_metrics_survive_a_json_rebuild_and_merge(tmp_path, real_cache_
     assert again.loc[ids[5:], "osi_dg"].equals(published.loc[ids[5:]])
     assert (again.loc[ids[3:7], "dsi_dg"] == 0.25).all()
     assert again.loc[ids[7:], "dsi_dg"].equals(cells.set_index("cell_specimen_id").loc[ids[7:], "dsi_dg"])
-    assert (d / ".brainobs/catalog/computed.parquet").is_file()
+    # two saves, two immutable parts of the append-only store (no single rewritten file)
+    parts = sorted((d / ".brainobs/catalog/computed").glob("part-*.parquet"))
+    assert len(parts) == 2 and not (d / ".brainobs/catalog/computed.parquet").exists()
 
 
 def test_flatten_cells_flags_and_nulls():

@@ -359,3 +359,14 @@ def test_analyze_missing_usage_errors(capsys, fresh):
     flat = " ".join(out.replace("│", " ").split())
     assert "--missing" in flat and "0 when no container failed, 1 when some failed" in flat
     assert open_observatory(fresh).metric_coverage()[["natural_scenes"]].sum().item() == 0
+
+
+@pytest.mark.parametrize("fmt, read", [("csv", pd.read_csv), ("json", pd.read_json)])
+def test_cells_text_formats_write_out(capsys, obs_dir, tmp_path, fmt, read):
+    dest = tmp_path / f"cells.{fmt}"
+    code, stdout, _ = run(capsys, "cells", "-d", obs_dir, "-f", fmt, "--out", dest)
+    assert code == 0 and stdout == ""  # the table goes to the file, not the terminal
+    df = read(dest)
+    ids = open_observatory(obs_dir).cells(warn=False)["cell_specimen_id"]
+    assert df["cell_specimen_id"].tolist() == ids.tolist()
+    assert not [p for p in tmp_path.iterdir() if p.name != dest.name]  # no temp file left

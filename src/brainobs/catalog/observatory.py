@@ -11,14 +11,21 @@ Tables are rebuilt from the JSON sources when missing or older than them (writte
 temporary file then ``os.replace``-d, so readers never see half a file). If the data dir
 is not writable they live in memory only. The cells table is loaded only when first
 needed (``cells()``).
+
+Metrics computed by brainobs live apart, in an append-only folder of immutable Parquet
+parts (:mod:`brainobs.catalog.store`), laid over the cell table at query time; every
+query notices parts that other processes added since (one directory listing).
+The whole store (``catalog/`` and ``quarantine/``) lives in ``DIR/.brainobs`` unless
+``Observatory(data_dir, store=FOLDER)`` or ``$BRAINOBS_STORE`` puts it elsewhere (for a
+read-only data dir).
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import shlex
-import tempfile
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +41,7 @@ from brainobs.errors import (
     ArgumentTypeError,
     MissingMetricsWarning,
     NWBFileError,
+    StoreError,
     UnknownAreaError,
     UnknownCreLineError,
     UnknownIdError,
@@ -52,6 +60,8 @@ from .coverage import (
     missing_message,
 )
 from .filters import Clause, mask_for, normalized, parse
+from .store import SAVED as _SAVED
+from .store import ComputedStore, clean_temp_files, merge_parts, write_atomic, write_parquet_atomic
 
 # Columns holding a closed vocabulary, by the check their filter values go through.
 _VOCAB_COLUMNS: dict[str, str] = {
@@ -87,6 +97,7 @@ class _Dim:
         return ", ".join(str(v) for v in sorted(values.tolist())) or "none"
 
 STORE_SUBDIR = Path(".brainobs") / "catalog"
+STORE_OWNER = "brainobs-store.json"  # in a store kept outside its data dir: whose it is
 TABLES = ("containers", "experiments", "cells")
 COMPUTED = "computed"  # metrics computed by brainobs, laid over the cell table
 
@@ -101,32 +112,25 @@ def default_data_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / "brainobs-data"
 
 
-def open_observatory(data_dir: str | os.PathLike[str] | None = None) -> Observatory:
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:  # pragma: no cover - unresolvable path
+        return path.absolute()
+
+
+def open_observatory(
+    data_dir: str | os.PathLike[str] | None = None, store: str | os.PathLike[str] | None = None
+) -> Observatory:
     """Open a brainobs data dir, an AllenSDK cache dir, or the path of its manifest.json.
 
-    Raises :class:`~brainobs.errors.DataDirError` when ``data_dir`` is neither.
+    Raises :class:`~brainobs.errors.DataDirError` when ``data_dir`` is neither. ``store``
+    keeps the catalog store elsewhere (see :class:`Observatory`).
 
     >>> obs = open_observatory("~/brainobs-data")  # doctest: +SKIP
     >>> obs.containers(area="VISp", cre_line="Cux2-CreERT2")  # doctest: +SKIP
     """
-    return Observatory(data_dir)
-
-
-def write_parquet_atomic(df: pd.DataFrame, path: Path) -> None:
-    """Write ``df`` to ``path`` via a temporary sibling and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".parquet.tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the catalog is meant to be shared
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-_SAVED = "__saved__"  # prefix of the computed table's "this cell has this column" flags
+    return Observatory(data_dir, store=store)
 
 
 def _overlay(cells: pd.DataFrame, computed: pd.DataFrame) -> pd.DataFrame:
@@ -184,6 +188,12 @@ class Observatory:
     data_dir : str or Path, optional
         A brainobs data dir, an AllenSDK cache dir, or a manifest.json path;
         default :func:`default_data_dir`.
+    store : str or Path, optional
+        Folder of the catalog store (cached tables, computed metrics, quarantine); default
+        ``$BRAINOBS_STORE`` if set, else ``DATA_DIR/.brainobs``. Use it when the data dir
+        is read-only. A store outside its data dir records which data dir it serves
+        (``brainobs-store.json``) and refuses any other
+        (:class:`~brainobs.errors.StoreError`).
 
     Notes
     -----
@@ -210,21 +220,63 @@ class Observatory:
     array(['three_session_B'], dtype=object)
     """
 
-    def __init__(self, data_dir: str | os.PathLike[str] | None = None):
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        store: str | os.PathLike[str] | None = None,
+    ):
         if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
             raise ArgumentTypeError(
                 "data_dir", data_dir,
                 "a path (str or os.PathLike) to a data dir or its manifest.json, or None",
             )
+        if store is not None and not isinstance(store, (str, os.PathLike)):
+            raise ArgumentTypeError("store", store, "a path (str or os.PathLike) to a folder, or None")
         self._src = _source.locate(default_data_dir() if data_dir is None else data_dir)
         self.data_dir: Path = self._src.data_dir
         self.is_synthetic: bool = self._src.is_synthetic
-        self.store_dir: Path = self.data_dir / STORE_SUBDIR
+        if store is None and os.environ.get("BRAINOBS_STORE"):
+            store = os.environ["BRAINOBS_STORE"]
+        default_root = self.data_dir / STORE_SUBDIR.parent
+        #: The folder of the whole store: ``DIR/.brainobs`` unless ``store`` moved it.
+        self.store_root: Path = Path(store).expanduser().absolute() if store is not None else default_root
+        self.store_external: bool = store is not None and _resolved(self.store_root) != _resolved(default_root)
+        self.store_dir: Path = self.store_root / STORE_SUBDIR.name
+        self.quarantine_dir: Path = self.store_root / "quarantine"
         self.store_writable: bool = True
+        self._memory_only = False  # with_tables copies never touch the store
+        self._computed_store = ComputedStore(self.store_dir, self.quarantine_dir)
+        self._computed_listing: tuple[str, ...] | None = None
         self._tables: dict[str, pd.DataFrame] = {}
         self._raw_overrides: dict[str, list[dict]] = {}
         # (cell table, its per-container family presence): recomputed when the table changes
         self._presence: tuple[pd.DataFrame, pd.DataFrame] | None = None
+        if self.store_external:
+            self._claim_store()
+
+    def _claim_store(self) -> None:
+        """A store outside the data dir serves one data dir only: check (or record) whose."""
+        owner = self.store_root / STORE_OWNER
+        mine = str(_resolved(self.data_dir))
+        try:
+            recorded = json.loads(owner.read_text()).get("data_dir")
+        except (FileNotFoundError, NotADirectoryError):  # no store there yet (or cannot be)
+            recorded = None
+        except (OSError, ValueError, AttributeError) as exc:
+            raise StoreError(f"Cannot read the store's owner file {owner}: {exc}. It names the "
+                             "data dir the store belongs to; remove it only if that is "
+                             f"{self.data_dir}.") from exc
+        if recorded is None:
+            try:
+                self.store_root.mkdir(parents=True, exist_ok=True)
+                clean_temp_files(self.store_root, STORE_OWNER)
+                write_atomic(owner, lambda tmp: tmp.write_text(json.dumps({"data_dir": mine}) + "\n"))
+            except OSError:
+                pass  # a read-only store: storing will say so
+        elif recorded != mine:
+            raise StoreError(f"The store {self.store_root} belongs to the data dir {recorded}, "
+                             f"not {self.data_dir}: give each data dir its own store folder "
+                             "(--store-dir / store= / BRAINOBS_STORE).")
 
     def __repr__(self) -> str:
         kind = "synthetic" if self.is_synthetic else "AllenSDK cache"
@@ -247,7 +299,7 @@ class Observatory:
         return all(src.stat().st_mtime <= mtime for src in self._sources_of(name))
 
     def _save(self, name: str, df: pd.DataFrame) -> None:
-        if not self.store_writable:
+        if not self.store_writable or self._memory_only:
             return
         try:
             write_parquet_atomic(df, self.store_dir / f"{name}.parquet")
@@ -262,17 +314,30 @@ class Observatory:
         except (OSError, ValueError):
             return None  # unreadable cache: rebuild from JSON
 
-    def _table(self, name: str) -> pd.DataFrame:
-        if name in self._tables:
-            return self._tables[name]
-        if name == "cells":
+    def _cells_source(self) -> pd.DataFrame:
+        """The cell table built from cell_specimens.json, without computed metrics."""
+        if "_cells_source" not in self._tables:
             df = self._read("cells")
             if df is None:
+                # every JSON source is read before any table is cached, so a corrupt one
+                # fails the command with nothing written
                 df = _source.load_cells(self._src)
+                self._table("containers")
                 self._save("cells", df)
             self._tables["_cells_source"] = df
-            self._tables["cells"] = _overlay(df, self._computed())
+        return self._tables["_cells_source"]
+
+    def _table(self, name: str) -> pd.DataFrame:
+        if name == "cells":
+            cached = self._tables.get("cells")
+            if cached is not None and (self._memory_only
+                                       or self._computed_listing == self._computed_store.listing()):
+                return cached
+            source = self._cells_source()
+            self._tables["cells"] = _overlay(source, self._computed())
             return self._tables["cells"]
+        if name in self._tables:
+            return self._tables[name]
         c, e = self._read("containers"), self._read("experiments")
         if c is None or e is None:
             c, e = _source.load_tables(self._src)
@@ -282,19 +347,20 @@ class Observatory:
         return self._tables[name]
 
     def _computed(self) -> pd.DataFrame:
-        """Metrics computed by brainobs (``computed.parquet``), one row per cell specimen.
+        """Metrics computed by brainobs, one row per cell specimen, with ``__saved__`` flags.
 
-        Kept apart from the table built from cell_specimens.json so that rebuilding that
-        table (when the JSON changes) never loses them.
+        Read from the parts of :mod:`brainobs.catalog.store` (again whenever other
+        processes added parts); kept apart from the table built from cell_specimens.json
+        so that rebuilding that table (when the JSON changes) never loses them. Corrupt
+        parts are quarantined with a :class:`~brainobs.errors.StoreCorruptionWarning`.
         """
-        if COMPUTED not in self._tables:
-            path = self.store_dir / f"{COMPUTED}.parquet"
-            try:
-                df = pd.read_parquet(path) if path.is_file() else None
-            except (OSError, ValueError):
-                df = None  # unreadable: treated as absent (recompute to restore)
-            self._tables[COMPUTED] = df if df is not None else pd.DataFrame({"cell_specimen_id": pd.Series(dtype="int64")})
-        return self._tables[COMPUTED]
+        cached = self._tables.get(COMPUTED)
+        if cached is not None and (self._memory_only
+                                   or self._computed_listing == self._computed_store.listing()):
+            return cached
+        self._computed_listing, df = self._computed_store.read()
+        self._tables[COMPUTED] = df
+        return df
 
     def table(self, name: str) -> pd.DataFrame:
         """The whole stored table ``name`` ('containers', 'experiments' or 'cells'), unfiltered."""
@@ -303,22 +369,44 @@ class Observatory:
         return self._table(name)
 
     def write_table(self, name: str, df: pd.DataFrame) -> None:
-        """Replace stored table ``name`` with ``df`` (atomic write; memory-only if read-only)."""
+        """Replace stored table ``name`` with ``df`` (atomic write; memory-only if read-only).
+
+        A new cell table is, like the one built from JSON, shown with the computed
+        metrics laid over it.
+        """
         if name not in TABLES:
             raise UnknownValueError(name, TABLES, kind="table")
         if name != "cells":
             self._table(name)  # make sure the sibling table is loaded too
         df = df.reset_index(drop=True)
-        self._tables[name] = df
+        if name == "cells":
+            self._tables["_cells_source"] = df
+            self._tables.pop("cells", None)
+        else:
+            self._tables[name] = df
         self._save(name, df)
+
+    def check_store(self) -> None:
+        """Raise :class:`~brainobs.errors.ReadOnlyStoreError` unless metrics can be stored.
+
+        ``brainobs analyze`` calls it before computing anything, so a read-only data dir
+        fails at once, with the way out (``--store-dir``, ``--no-store``).
+        """
+        if not self._memory_only:
+            self._computed_store.check_writable()
 
     def save_cells(self, df: pd.DataFrame) -> None:
         """Store computed columns for cells (matched by ``cell_specimen_id``).
 
-        The values go to ``DIR/.brainobs/catalog/computed.parquet`` (rewritten atomically,
-        merged with what is there: the given cells and columns are replaced, everything else
-        is kept) and are laid over the catalog's cell table from then on, so ``cells()``
-        returns them. Ids absent from the catalog raise UnknownIdError.
+        The values go to a new immutable part of the computed-metrics store
+        (``DIR/.brainobs/catalog/computed/``, :mod:`brainobs.catalog.store`): nothing that is
+        stored is rewritten, so other processes, threads and other :class:`Observatory`
+        objects storing at the same time keep their results. From then on they are laid
+        over the catalog's cell table (the given cells and columns replace earlier values,
+        everything else is kept), so ``cells()`` returns them. Ids absent from the catalog
+        raise UnknownIdError; a store that cannot be written raises
+        :class:`~brainobs.errors.ReadOnlyStoreError` (nothing is stored). Copies made by
+        :meth:`with_tables` keep the values in memory only.
 
         >>> obs.save_cells(pd.DataFrame({"cell_specimen_id": [1], "p_dg": [0.01]}))  # doctest: +SKIP
         """
@@ -326,42 +414,37 @@ class Observatory:
             raise ValueError("save_cells needs a cell_specimen_id column")
         upd = df.drop_duplicates("cell_specimen_id", keep="last").set_index("cell_specimen_id")
         upd.index = upd.index.astype("int64")
-        source = self._tables.get("_cells_source", self._table("cells"))
+        source = self._cells_source() if not self._memory_only else \
+            self._tables.get("_cells_source", self._table("cells"))
         known = pd.Index(source["cell_specimen_id"])
         unknown = upd.index[known.get_indexer(upd.index) < 0]
         if len(unknown):
             raise UnknownIdError("cell specimen", unknown.tolist(), "the catalog")
-        old = self._computed().set_index("cell_specimen_id")
-        index = old.index.union(upd.index)
-        cols = {c: old[c].reindex(index) for c in old.columns}
-        for col in upd.columns:
-            values = cols.get(col, pd.Series(None, index=index, dtype=object)).astype(object)
-            values.loc[upd.index] = upd[col].astype(object)
-            cols[col] = values.infer_objects()
-            flag = cols.get(_SAVED + col, pd.Series(False, index=index))
-            flag = flag.fillna(False).astype(bool)
-            flag.loc[upd.index] = True
-            cols[_SAVED + col] = flag
-        merged = pd.DataFrame(cols, index=index)
-        computed = merged.rename_axis("cell_specimen_id").reset_index()
-        self._tables[COMPUTED] = computed
-        if self.store_writable:
-            try:
-                write_parquet_atomic(computed, self.store_dir / f"{COMPUTED}.parquet")
-            except OSError:
-                self.store_writable = False
-        self._tables["cells"] = _overlay(source, computed)
+        part = upd.rename_axis("cell_specimen_id").reset_index()
+        if self._memory_only:
+            computed = merge_parts([self._computed(), part])
+            self._tables[COMPUTED] = computed
+            self._tables["cells"] = _overlay(source, computed)
+            return
+        self._computed_store.append(part)
+        # read back at the next query, with whatever other writers added meanwhile
+        for name in ("cells", COMPUTED):
+            self._tables.pop(name, None)
 
     def refresh(self) -> None:
         """Forget the cell tables held in memory, so the next query reads the store again.
 
-        Needed after metrics were stored through another :class:`Observatory` (another
-        process, or :func:`brainobs.parallel.analyze_missing`'s workers). Does nothing when
-        the catalog lives in memory only (read-only data dir, :meth:`with_tables` copies).
+        Queries notice metrics that other processes stored by themselves (they list the
+        store's parts); this also re-reads the cell table itself. Does nothing for
+        :meth:`with_tables` copies, which live in memory only.
         """
-        if self.store_writable:
-            for name in ("cells", "_cells_source", COMPUTED):
-                self._tables.pop(name, None)
+        if self._memory_only:
+            return
+        self._computed_listing = None
+        for name in ("cells", COMPUTED):
+            self._tables.pop(name, None)
+        if self.store_writable:  # re-readable from the Parquet cache
+            self._tables.pop("_cells_source", None)
 
     # ------------------------------------------------------------ vocabularies
 
@@ -893,6 +976,8 @@ class Observatory:
             default = False
         if not default:
             args.append(f"--data-dir {shlex.quote(str(self.data_dir))}")
+        if self.store_external:
+            args.append(f"--store-dir {shlex.quote(str(self.store_root))}")
         python = f"brainobs.parallel.analyze_missing({', '.join(['obs', *kwargs])})"
         return " ".join([head, *args]), python
 
@@ -975,6 +1060,7 @@ class Observatory:
         """
         obs = copy.copy(self)
         obs.store_writable = False
+        obs._memory_only = True
         obs._tables = {**self._tables, **tables}
         obs._raw_overrides = {**self._raw_overrides, **(raw or {})}
         return obs
