@@ -13,6 +13,11 @@ Modes (``python store_worker.py MODE DATA_DIR ...``):
     Imports once, then per stdin line ``run SEED`` forks a child that stores versions of
     every container in a loop (and rewrites the containers table) until it is killed,
     printing its pid; ``reap PID`` waits for a killed child.
+``cli``
+    Imports the ``brainobs`` command once, then per stdin line ``run ARG ARG ...`` forks a
+    child that runs ``brainobs ARG ARG ...`` (the real command, without the seconds of
+    interpreter start-up), printing its pid; ``wait PID`` prints the child's exit status
+    (negative: killed by that signal).
 
 Compaction is made frequent (``COMPACT_AT`` = 3) so that writes, reads and kills meet it.
 """
@@ -111,6 +116,30 @@ def zygote(data_dir: str) -> None:
             print("reaped", flush=True)
 
 
+def cli_server() -> None:
+    import shlex
+
+    import brainobs.metrics  # noqa: F401 - imported once here, not in every forked child
+    import brainobs.parallel  # noqa: F401
+    from brainobs.cli import main
+
+    for line in sys.stdin:
+        cmd, *args = shlex.split(line)
+        if cmd == "run":
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - runs in the child
+                code = 1
+                try:
+                    sys.stdout = sys.stderr = open(os.devnull, "w")
+                    code = main(args)
+                finally:
+                    os._exit(code)
+            print(pid, flush=True)
+        elif cmd == "wait":
+            _, status = os.waitpid(int(args[0]), 0)
+            print(os.waitstatus_to_exitcode(status), flush=True)
+
+
 if __name__ == "__main__":
     store_mod.COMPACT_AT = 3
     store_mod.COMPACT_MIN_AGE_S = 0.5
@@ -121,5 +150,7 @@ if __name__ == "__main__":
         read(ddir, float(rest[0]))
     elif mode == "zygote":
         zygote(ddir)
+    elif mode == "cli":
+        cli_server()
     else:
         sys.exit(f"unknown mode {mode}")

@@ -1,16 +1,19 @@
 """SIGKILL at seeded random instants: every stored result is whole or absent, the rerun
 succeeds and leaves no temporary file.
 
-The bulk (24 kills) uses a forking worker (``store_worker.py zygote``: imported once, so a
+One test (24 kills) uses a forking worker (``store_worker.py zygote``: imported once, so a
 kill costs a fraction of a second) that stores versions of every container, compacts and
-rewrites the containers table in a loop; a few kills go through the real
-``brainobs analyze --container`` and ``brainobs analyze --container ... --out FILE``.
+rewrites the containers table in a loop. ``brainobs analyze --container`` and
+``brainobs analyze --container ... --out FILE`` are killed 20 times each as forked children of
+``store_worker.py cli`` (the real command, started without interpreter start-up), and a
+few times more as whole ``brainobs`` processes.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shlex
 import shutil
 import signal
 import subprocess
@@ -141,3 +144,73 @@ def test_kill_the_analyze_command_at_random_instants(obs_dir, tmp_path, with_out
     if with_out:
         table = pd.read_parquet(out)
         assert len(table) == 8 and table["p_ns"].notna().all()
+
+
+class _CliServer:
+    """``store_worker.py cli``: runs ``brainobs ARGS`` in forked children on request."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, str(WORKER), "cli", "-"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+
+    def _ask(self, line: str) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def start(self, args: list) -> int:
+        return int(self._ask("run " + " ".join(shlex.quote(str(a)) for a in args)))
+
+    def wait(self, pid: int) -> int:
+        return int(self._ask(f"wait {pid}"))
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        self.proc.stdout.close()
+
+
+@pytest.mark.parametrize("with_out", [False, True], ids=["store", "out"])
+def test_kill_the_analyze_command_20_times(obs_dir, tmp_path, with_out):
+    """20 seeded SIGKILLs of ``brainobs analyze --container`` (with and without --out), spread
+    over the whole run and crowded near its end, where the results are written."""
+    cid = min(container_cells(Observatory(obs_dir)))
+    out = tmp_path / "res" / "cells.parquet"
+    out.parent.mkdir()
+    computed = obs_dir / ".brainobs" / "catalog" / "computed"
+    args = ["analyze", "--container", cid, "-d", obs_dir, "--family", "natural_scenes",
+            "--n-shuffles", 20] + (["--out", out] if with_out else [])
+    server = _CliServer()
+    rng = random.Random(11 if with_out else 12)
+    try:
+        durations = []
+        for _ in range(2):  # uninterrupted runs: how long one takes
+            t0 = time.monotonic()
+            assert server.wait(server.start(args)) == 0
+            durations.append(time.monotonic() - t0)
+        duration = min(durations)
+        outcomes = []
+        for kill in range(20):
+            shutil.rmtree(computed, ignore_errors=True)  # start from "nothing stored"
+            out.unlink(missing_ok=True)
+            pid = server.start(args)
+            late = kill % 2  # half of the kills near the end, when the results are written
+            time.sleep(rng.uniform(0.6, 1.0) * duration if late else rng.uniform(0.0, 1.0) * duration)
+            os.kill(pid, signal.SIGKILL)
+            status = server.wait(pid)
+            stored = _stored(obs_dir, cid)  # all or none of the container's cells, never some
+            outcomes.append("finished" if status == 0 else stored)
+            if with_out and out.exists():
+                assert len(pd.read_parquet(out)) == 8  # a present file is whole
+            if with_out and stored == "all":
+                assert out.exists()  # the catalog is updated only after --out is written
+            if kill % 5 == 4:  # the rerun succeeds and cleans what the killed run left
+                assert server.wait(server.start(args)) == 0
+                assert _stored(obs_dir, cid) == "all"
+                assert not _temp_files(obs_dir / ".brainobs", out.parent)
+    finally:
+        server.close()
+    print(f"uninterrupted run {duration:.2f} s; outcomes {outcomes}")
+    assert "none" in outcomes and len(outcomes) == 20
