@@ -178,3 +178,34 @@ def test_mappers_swap_without_changing_anything_else(obs):
         report = analyze_missing(obs, families="natural_scenes", mapper=pool.map, container_id=ids)
     assert [r.container_id for r in report.done] == [i for i in ids if i not in cux]
     assert obs.metric_coverage(families="natural_scenes")["natural_scenes"].all()
+
+
+def test_analyze_missing_reports_the_cells_the_metrics_left_out(obs, capsys):
+    """A NaN in one cell's trace: that cell's metrics are NaN with a reason, stored, and
+    ``brainobs analyze --missing`` prints the one-line QC note."""
+    import h5py
+
+    from brainobs.cli import main
+    from brainobs.io import layout, open_session
+
+    exp = obs.experiments(session_type="three_session_B").iloc[0]
+    path = obs.session_path(int(exp["id"]))
+    with open_session(path) as s:
+        start = int(s.stimulus_table("natural_scenes")["start"].iloc[0])
+        bad_cell = int(s.cell_specimen_ids[0])
+    with h5py.File(path, "r+") as f:
+        f[layout.TRACES["demixed"] + "/data"][0, start + 2] = np.nan
+    cid = int(exp["experiment_container_id"])
+    code = main(["analyze", "--missing", "-d", str(obs.data_dir), "--family", "natural_scenes",
+                 "--n-shuffles", "20"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    n = len(obs.cells(container_id=cid, warn=False))
+    notes = [" ".join(line.split()) for line in err.splitlines() if line.startswith("note:")]
+    n_all = len(obs.cells(warn=False))  # every non-failed container lacked natural_scenes
+    assert notes == [f"note: natural_scenes: 1 of {n_all} cells excluded (NaN in the trace); "
+                     "see the qc_ns column"]
+    cells = open_observatory(obs.data_dir).cells(warn=False).set_index("cell_specimen_id")
+    assert cells.loc[bad_cell, "qc_ns"] == "nan_trace" and np.isnan(cells.loc[bad_cell, "p_ns"])
+    others = cells[cells["experiment_container_id"] == cid].drop(index=bad_cell)
+    assert len(others) == n - 1 and (others["qc_ns"] == "").all() and others["p_ns"].notna().all()

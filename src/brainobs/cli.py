@@ -1074,6 +1074,7 @@ def _analyze_missing(obs, area: list[str] | None, cre_line: list[str] | None, fa
     if os.environ.get("BRAINOBS_DEBUG") not in (None, "", "0"):
         for r in report.failed:
             err_console.print(Text(r.detail))
+    _print_qc_note([report.qc_table()])
     if report.done:
         where = f" (store {obs.store_root})" if obs.store_external else ""
         err_console.print(f"stored the metrics of {len(report.done)} container(s) in the catalog of {obs.data_dir}{where}")

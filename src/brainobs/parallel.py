@@ -71,6 +71,9 @@ class ContainerResult:
         Wall time spent on it.
     detail : str
         The traceback of a failure (for debugging; not printed by default).
+    qc : tuple of dict
+        The metric table's QC records (``attrs["qc"]``, see :mod:`brainobs.metrics.qc`):
+        cells and trials left out, per stimulus (done).
     """
 
     container_id: int
@@ -80,6 +83,7 @@ class ContainerResult:
     reason: str = ""
     seconds: float = 0.0
     detail: str = field(default="", repr=False)
+    qc: tuple[dict, ...] = field(default=(), repr=False)
 
 
 @dataclass
@@ -112,6 +116,22 @@ class AnalyzeReport:
         ]
         cols = ["container_id", "status", "families", "n_cells", "seconds", "reason"]
         return pd.DataFrame(rows, columns=cols).astype({"container_id": "int64", "n_cells": "int64"})
+
+    def qc_table(self) -> pd.DataFrame:
+        """An empty table whose ``attrs["qc"]`` holds the QC records of every container done:
+        what :func:`brainobs.metrics.qc_note` and :func:`~brainobs.metrics.qc_summary` read.
+
+        >>> from brainobs.metrics import qc_note
+        >>> rec = {"family": "natural_scenes", "stimulus": "natural_scenes", "column": "qc_ns",
+        ...        "n_cells": 8, "cells_excluded": {"nan_trace": 2}, "n_trials": 100,
+        ...        "trials_excluded": {}}
+        >>> report = AnalyzeReport(done=[ContainerResult(7, "done", ("natural_scenes",), 8, qc=(rec,))])
+        >>> qc_note(report.qc_table())
+        'note: natural_scenes: 2 of 8 cells excluded (NaN in the trace); see the qc_ns column'
+        """
+        table = pd.DataFrame()
+        table.attrs["qc"] = [rec for r in self.done for rec in r.qc]
+        return table
 
     def __str__(self) -> str:
         return (f"{len(self.done)} container(s) analyzed, {len(self.skipped)} skipped, "
@@ -213,8 +233,8 @@ def analyze_one_container(
         return ContainerResult(cid, FAILED, fams, reason=f"{type(exc).__name__}: {exc}",
                                seconds=time.perf_counter() - start,
                                detail=traceback.format_exc())
-    return ContainerResult(cid, DONE, fams, n_cells=len(table),
-                           seconds=time.perf_counter() - start)
+    return ContainerResult(cid, DONE, fams, n_cells=len(table), seconds=time.perf_counter() - start,
+                           qc=tuple(table.attrs.get("qc", ())))
 
 
 def _missing_files(obs: Observatory, experiment_ids: Iterable[int]) -> list[str]:
