@@ -294,6 +294,10 @@ CASES: list[Case] = [
         expect=("no_dff.nwb: no dff traces", "DfOverF/imaging_plane_1/data")),
     cli("analyze-no-cell-ids", DATASETS, "analyze", "<BAD>/no_cell_ids.nwb",
         expect=("no_cell_ids.nwb: no cell specimen ids", "ImageSegmentation/cell_specimen_ids")),
+    cli("analyze-no-session-type", DATASETS, "analyze", "<BAD>/no_session_type.nwb",
+        expect=("no_session_type.nwb: no session type (general/session_type)", "three_session_A")),
+    cli("analyze-no-running-speed", DATASETS, "analyze", "<BAD>/no_running.nwb",
+        expect=("no_running.nwb: no running speed", "running_speed/data")),
     api("api-no-dff", DATASETS, "open_session('<BAD>/no_dff.nwb').dff()", "MissingDataError",
         ("no_dff.nwb: no dff traces",)),
     api("api-no-timestamps", DATASETS, "open_session('<BAD>/no_timestamps.nwb').timestamps", "MissingDataError",
@@ -442,6 +446,7 @@ def _nwb_variants(nwb: Path, root: Path) -> None:
         "no_dg_data": [f"{layout.stimulus_group('drifting_gratings')}/data"],
         "no_max_projection": [layout.MAX_PROJECTION],
         "no_running": [f"{pipe}/BehavioralTimeSeries/running_speed/data"],
+        "no_session_type": ["general/session_type"],
     }
     for name, paths in removed.items():
         dst = root / f"{name}.nwb"

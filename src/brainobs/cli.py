@@ -702,7 +702,7 @@ def analyze(
     """
     from brainobs.errors import UnknownValueError
     from brainobs.io import Session
-    from brainobs.metrics import FAMILIES, analyze_catalog_container, publishable
+    from brainobs.metrics import FAMILIES, analyze_catalog_container, publishable, session_letter
     from brainobs.metrics import analyze as analyze_session
 
     for f in family or []:
@@ -752,6 +752,7 @@ def analyze(
             task = progress.add_task(f"session {t}", total=1)
             s = obs.session(int(t)) if (t.isdigit() and obs is not None) else Session(Path(t))
             with s:  # a --family the session does not show is an error (FamilyNotShownError)
+                session_letter(s.session_type, s.path.name)  # a file without one: a clear error first
                 table = publishable(analyze_session(s, families=family or None, seed=seed, n_shuffles=n_shuffles),
                                     str(s.session_type))
             if store and t.isdigit() and obs is not None:

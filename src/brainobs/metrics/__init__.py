@@ -87,12 +87,21 @@ _SESSION_LETTER = {"three_session_A": "a", "three_session_B": "b",
                    "three_session_C": "c", "three_session_C2": "c"}
 
 
-def session_letter(session_type: str) -> str:
+def session_letter(session_type: str | None, where: str = "") -> str:
     """``'a'``, ``'b'`` or ``'c'`` (C and C2) for a session type.
+
+    ``where`` (a file name) is named when the session type is missing (None or "None").
 
     >>> session_letter("three_session_C2")
     'c'
     """
+    if session_type is None or session_type == "None":
+        from brainobs.errors import MissingDataError
+
+        raise MissingDataError(
+            f"{where or 'this session'}: no session type (general/session_type) in the file; it "
+            f"names the per-session columns (…_a/_b/_c). Valid session types: "
+            f"{', '.join(vocab.SESSION_TYPES)}.")
     try:
         return _SESSION_LETTER[session_type]
     except KeyError:
@@ -265,6 +274,8 @@ def analyze_container(
             families = [f for f in wanted if f in computable]
             if wanted and not families:
                 check_families_shown(wanted, stimuli, where)  # raises, naming the first
+    from brainobs.metrics.gratings import _where
+
     tables = []
     records: list[dict[str, Any]] = []
     for i, s in enumerate(sessions):
@@ -272,7 +283,7 @@ def analyze_container(
         mine = None if families is None else [
             f for f in families if f in FAMILIES and shown.intersection(FAMILIES[f][2])]
         t = analyze(s, families=mine, seed=seed, n_shuffles=n_shuffles)
-        letter = session_letter(str(s.session_type))
+        letter = session_letter(s.session_type, _where(s))
         for r in t.attrs.get("qc", []):
             col = r["column"]
             records.append({**r, "column": f"{col}_{letter}" if col in _PER_SESSION_QC else col})
