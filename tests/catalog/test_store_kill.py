@@ -56,6 +56,17 @@ def _check_versions(obs_dir: Path) -> pd.DataFrame:
     return cells
 
 
+def _parts(store: Path) -> set[str]:
+    folder = store / "catalog" / "computed"
+    return {p.name for p in folder.glob("part-*.parquet")} if folder.is_dir() else set()
+
+
+def _wait_for_new_part(store: Path, before: set[str], timeout: float = 20.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and not _parts(store) - before:
+        time.sleep(0.01)
+
+
 def test_kill_a_storing_worker_at_random_instants(obs_dir):
     store = obs_dir / ".brainobs"
     zygote = subprocess.Popen([sys.executable, str(WORKER), "zygote", str(obs_dir)],
@@ -65,9 +76,12 @@ def test_kill_a_storing_worker_at_random_instants(obs_dir):
     seen_versions = set()
     try:
         for seed in range(1, 25):
+            before = _parts(store)
             zygote.stdin.write(f"run {seed}\n")
             zygote.stdin.flush()
             pid = int(zygote.stdout.readline())
+            if seed % 3:  # two kills in three land while the writer is storing (on a busy
+                _wait_for_new_part(store, before)  # machine its first part may take a while)
             time.sleep(rng.uniform(0.05, 0.6))
             os.kill(pid, signal.SIGKILL)
             if seed % 2:  # half of the time the dead writer is still a zombie at the rerun
