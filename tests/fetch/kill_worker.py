@@ -36,14 +36,17 @@ def main() -> None:
     import brainobs.fetch as fetch
     from brainobs.cli import main as cli_main
 
+    def lib() -> int:
+        url, dest, keys = rest[0], rest[1], rest[2].split(",")
+        report = fetch.download(keys, dest, url, jobs=3, timeout=2.0, retries=3, backoff=0.01)
+        return 0 if report.ok else 1
+
     for line in sys.stdin:
         cmd, *args = shlex.split(line)
         if cmd == "run" and mode == "lib":
-            url, dest, keys = rest[0], rest[1], rest[2].split(",")
-            _fork(lambda: 0 if fetch.download(keys, dest, url, jobs=3, timeout=2.0, retries=3,
-                                              backoff=0.01).ok else 1)
+            _fork(lib)
         elif cmd == "run":
-            _fork(lambda: cli_main(args))
+            _fork(lambda argv=args: cli_main(argv))
         elif cmd == "wait":
             _, status = os.waitpid(int(args[0]), 0)
             print(os.waitstatus_to_exitcode(status), flush=True)
