@@ -251,3 +251,24 @@ def test_unreachable_source_fails_with_the_url(tmp_path):
     report = download([NWB], tmp_path, "http://127.0.0.1:9/", timeout=0.5, retries=1, backoff=0.01)
     (bad,) = report.failed
     assert "http://127.0.0.1:9/" + NWB in bad.error and "2 attempts" in bad.error
+
+
+def test_cancel_keeps_the_partial_file_for_the_next_run(bucket, tiny_observatory, tmp_path, fast):
+    from brainobs.fetch import Cancelled
+
+    bucket.throttle_s = 0.001
+    cancel = threading.Event()
+
+    def progress(key, done, total):
+        if done > 100_000:
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        download([NWB], tmp_path, bucket.url, progress=progress, cancel=cancel, **fast)
+    part = tmp_path / (NWB + PART_SUFFIX)
+    size = part.stat().st_size
+    assert 100_000 < size < (tiny_observatory / NWB).stat().st_size
+    assert not (tmp_path / NWB).exists()
+    assert download([NWB], tmp_path, bucket.url, **fast).ok
+    assert bucket.gets(NWB) == [None, f"bytes={size}-"]
+    assert same_bytes(tiny_observatory, tmp_path, NWB) and not part.exists()

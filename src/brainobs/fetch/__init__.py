@@ -14,7 +14,7 @@ selection of sessions by area / Cre line / container is done by the caller (the
 from __future__ import annotations
 
 from brainobs.errors import FetchError, SourceError
-from brainobs.fetch._transfer import PART_SUFFIX, RECORD_DIR, Progress, Remote, Settings
+from brainobs.fetch._transfer import PART_SUFFIX, RECORD_DIR, Cancelled, Progress, Remote, Settings
 from brainobs.fetch.download import (
     DEFAULT_SOURCE,
     METADATA_FILES,
@@ -33,6 +33,6 @@ from brainobs.fetch.download import (
 
 __all__ = [
     "DEFAULT_SOURCE", "METADATA_FILES", "OPTIONAL_FILES", "PART_SUFFIX", "RECORD_DIR", "SOURCE_ENV",
-    "DownloadReport", "FetchError", "FileResult", "PlannedFile", "Progress", "Remote", "Settings",
+    "Cancelled", "DownloadReport", "FetchError", "FileResult", "PlannedFile", "Progress", "Remote", "Settings",
     "SourceError", "download", "nwb_key", "plan", "resolve_source", "url_of", "write_manifest",
 ]

@@ -19,7 +19,6 @@ from urllib.parse import quote, urlsplit
 
 from brainobs.errors import FetchError, SourceError
 from brainobs.fetch._transfer import (
-    Cancelled,
     Progress,
     Remote,
     Settings,
@@ -223,6 +222,10 @@ def download(files: Iterable[str | PlannedFile], data_dir: str | os.PathLike[str
     ``progress(key, done, total)`` is called as bytes arrive. When the source has no
     ``manifest.json`` and the data dir none either, the standard AllenSDK manifest is
     written, so that the catalog opens the data dir at once.
+
+    Setting ``cancel`` (a :class:`threading.Event`; Ctrl-C does it too) stops every transfer
+    at its next chunk and raises :class:`~brainobs.fetch.Cancelled`; verified files stay,
+    partial ones are resumed by the next call.
     """
     src = resolve_source(source)
     ddir = Path(data_dir).expanduser()
@@ -254,10 +257,7 @@ def download(files: Iterable[str | PlannedFile], data_dir: str | os.PathLike[str
                 return FileResult(key, path, "failed", error=f"{path}: {exc}")
             return FileResult(key, path, status, remote.size)
 
-        try:
-            results = _run(jobs, items, one, cancel)
-        except Cancelled:  # pragma: no cover - only when cancel was set by the caller
-            raise KeyboardInterrupt from None
+        results = _run(jobs, items, one, cancel)
     report = DownloadReport(ddir, src, results)
     if any(r.key == MANIFEST and r.status == "absent" for r in results):
         write_manifest(ddir)
