@@ -1236,6 +1236,8 @@ def download(
     if "nwb" not in parts:
         _download_failures(failed)
         return
+    if failed and not (dest / _SELECTION_FILES[1]).is_file():
+        _download_failures(failed)  # no catalog to choose the sessions from
     with tempfile.TemporaryDirectory(prefix="brainobs-download-") as scratch:
         catalog_dir = dest
         if not (dest / _SELECTION_FILES[1]).is_file():
@@ -1277,6 +1279,7 @@ def _download_failures(failed: list) -> None:
     """List the files that failed (one line each) and exit with status 1."""
     if not failed:
         return
+    failed = list({f.key: f for f in failed}.values())
     for f in failed:
         err_console.print(Text.assemble(("failed: ", "bold red"), f"{f.key}: {f.error}"), soft_wrap=True,
                           highlight=False)

@@ -100,3 +100,14 @@ def test_no_selection_fetches_the_catalog_only(capsys, bucket, tmp_path):
     assert "no selection given" in err
     assert sorted(p.name for p in dest.iterdir() if not p.name.startswith(".")) == sorted(METADATA_FILES)
     assert not (dest / "ophys_experiment_data").exists()
+
+
+def test_unreachable_source_lists_each_file_once_and_exits_1(capsys, tmp_path):
+    dest = tmp_path / "data"
+    code, _, err = run(capsys, "download", "-d", dest, "--area", "VISp", "--source", "http://127.0.0.1:9/vc/",
+                       "--retries", "0", "--timeout", "0.5")
+    assert code == 1
+    for key in METADATA_FILES:
+        assert err.count(f"failed: {key}: http://127.0.0.1:9/vc/{key}: failed after 1 attempt;") == 1, err
+    assert "5 file(s) failed" in err
+    assert not any(p.is_file() for p in dest.rglob("*"))

@@ -131,7 +131,8 @@ def with_retries(url: str, settings: Settings, once: Callable[[], T],
         if attempt < settings.retries:
             delay = min(settings.max_backoff, settings.backoff * 2**attempt)
             time.sleep(delay * random.uniform(0.5, 1.0))
-    raise FetchError(f"{url}: failed after {settings.retries + 1} attempts; last error: {last}. "
+    n = settings.retries + 1
+    raise FetchError(f"{url}: failed after {n} attempt{'s' if n > 1 else ''}; last error: {last}. "
                      "Rerun the same command to resume (verified files and partial transfers "
                      "are kept); check the network or --source.", url)
 

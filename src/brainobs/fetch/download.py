@@ -245,6 +245,8 @@ def download(files: Iterable[str | PlannedFile], data_dir: str | os.PathLike[str
             if rec is not None:
                 return FileResult(key, path, "present", int(rec["size"]))
             pf = given.get(key)
+            if pf is not None and pf.state in ("failed", "absent"):  # the plan's HEAD already said so
+                return FileResult(key, path, pf.state, error=pf.error)
             try:
                 remote = pf.remote if pf is not None and pf.remote is not None else \
                     head(client, key, url_of(src, key), settings, cancel)
