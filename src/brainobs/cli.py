@@ -1245,7 +1245,8 @@ def download(
             # into the data dir (where the catalog needs them to show the sessions)
             catalog_dir = Path(scratch) if dry_run else dest
             rep = _fetch(fetch_plan(_SELECTION_FILES, catalog_dir, src, **kw), catalog_dir, src, jobs, timeout,
-                         retries, "catalog files")
+                         retries, "catalog files (into a temporary folder, to choose the sessions)" if dry_run
+                         else "catalog files")
             _download_failures(failed + rep.failed)
         obs = open_observatory(catalog_dir)
         df = obs.experiments(container_id=container, area=area, cre_line=cre_line, session_type=session_type)
