@@ -52,7 +52,7 @@ class Case:
     category : the section of docs/bad-input.md
     interface : "cli" (``input`` = the arguments after ``brainobs``) or "api" (``input`` = a
         Python expression; names: obs, open_observatory, open_session, Session,
-        generate_observatory, analyze)
+        generate_observatory, analyze, download)
     expect : substrings of the message (the bad value and what is valid)
     error : API only: the exception class (or a base class) raised
     """
@@ -95,6 +95,7 @@ CONFIG = "Synthetic observatory options"
 NO_DATA = "Valid choices without data"
 STIM = "Stimulus tables the metrics cannot use"
 STORE = "Catalog store"
+DOWNLOAD = "Downloads (brainobs download)"
 
 CASES: list[Case] = [
     # ---------------------------------------------------------------- vocabulary typos
@@ -391,6 +392,34 @@ CASES: list[Case] = [
         "ObservatoryExistsError", ("full exists and is not empty", "overwrite=True")),
     api("api-synth-out-inside-file", OUTPUT, "generate_observatory('<TMP>/file.txt/a/obs', size='tiny')",
         "DataDirError", ("file.txt is a file, not a folder",)),
+    # ---------------------------------------------------------------- downloads (no network: refused early)
+    cli("download-area-typo", DOWNLOAD, "download", "-d", "<OBS>", "--what", "nwb", "--area", "VISq",
+        "--source", "http://127.0.0.1:9/", expect=("'VISq'", "Did you mean 'VISp'", "VISal, VISam")),
+    cli("download-cre-line-typo", DOWNLOAD, "download", "-d", "<OBS>", "--what", "nwb", "--cre-line", "Cux3",
+        "--source", "http://127.0.0.1:9/", expect=("'Cux3'", "Cux2-CreERT2")),
+    cli("download-bad-source", DOWNLOAD, "download", "-d", "<TMP>/new", "--source", "ftp://example.org/vc2p",
+        expect=("Bad source URL 'ftp://example.org/vc2p'", "http:// or https://",
+                "https://allen-brain-observatory.s3.amazonaws.com/visual-coding-2p/")),
+    cli("download-source-not-url", DOWNLOAD, "download", "-d", "<TMP>/new", "--source", "allen bucket",
+        expect=("Bad source URL 'allen bucket'", "http:// or https://")),
+    cli("download-jobs-0", DOWNLOAD, "download", "-d", "<TMP>/new", "--jobs", "0",
+        expect=("--jobs", "0 is not allowed", "1 or more")),
+    cli("download-jobs-text", DOWNLOAD, "download", "-d", "<TMP>/new", "--jobs", "many",
+        expect=("--jobs", "'many' is not an integer")),
+    cli("download-what-typo", DOWNLOAD, "download", "-d", "<TMP>/new", "--what", "nwb,metdata",
+        expect=("'metdata'", "Did you mean 'metadata'", "nwb")),
+    cli("download-nwb-without-selection", DOWNLOAD, "download", "-d", "<TMP>/new", "--what", "nwb",
+        expect=("choose the sessions", "--area", "--all")),
+    cli("download-data-dir-is-file", DOWNLOAD, "download", "-d", "<TMP>/file.txt",
+        expect=("file.txt is a file", "--data-dir must be a folder")),
+    cli("download-unknown-container", DOWNLOAD, "download", "-d", "<OBS>", "--what", "nwb", "--container",
+        "123", "--source", "http://127.0.0.1:9/", expect=("Unknown experiment container id(s)", "123", "500000000")),
+    api("api-download-jobs-0", DOWNLOAD, "download(['manifest.json'], '<TMP>/new', 'http://127.0.0.1:9/', jobs=0)",
+        "FetchError", ("jobs must be a whole number >= 1", "got 0")),
+    api("api-download-key-outside", DOWNLOAD, "download(['../x.nwb'], '<TMP>/new', 'http://127.0.0.1:9/')",
+        "FetchError", ("Bad file key '../x.nwb'", "relative path")),
+    api("api-download-bad-source", DOWNLOAD, "download(['manifest.json'], '<TMP>/new', 'file:///tmp/x')",
+        "SourceError", ("Bad source URL 'file:///tmp/x'",)),
     # ---------------------------------------------------------------- synth options
     cli("synth-config-missing", CONFIG, "synth", "--out", "<TMP>/new", "--size", "tiny",
         "--config", "<TMP>/absent.toml", expect=("Synth config file not found", "absent.toml", "TOML file")),
@@ -539,13 +568,14 @@ def quiet_env(monkeypatch, sandbox):
 
 def _api_namespace(places: dict[str, str]) -> dict[str, object]:
     from brainobs.catalog import open_observatory
+    from brainobs.fetch import download
     from brainobs.io import Session, open_session
     from brainobs.metrics import analyze
     from brainobs.synth import generate_observatory
 
     return {"obs": open_observatory(places["<OBS>"]), "open_observatory": open_observatory,
             "open_session": open_session, "Session": Session, "generate_observatory": generate_observatory,
-            "analyze": analyze}
+            "analyze": analyze, "download": download}
 
 
 def run_case(case: Case, places: dict[str, str], capsys) -> str:

@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,15 @@ from rich import box
 from rich.cells import cell_len
 from rich.console import Console
 from rich.measure import Measurement
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -1085,6 +1093,199 @@ def _analyze_missing(obs, area: list[str] | None, cre_line: list[str] | None, fa
                                         "(reasons in the table; BRAINOBS_DEBUG=1 shows the tracebacks)"),
                           soft_wrap=True)
         raise typer.Exit(code=1)
+
+
+# ------------------------------------------------------------------------------ download
+
+_WHAT = ("nwb", "metadata")
+# The catalog files a selection needs (the cell table is not needed to choose sessions).
+_SELECTION_FILES = ("manifest.json", "experiment_containers.json", "ophys_experiments.json")
+
+
+def _parse_what(text: str) -> set[str]:
+    from brainobs.errors import UnknownValueError
+
+    parts = {p.strip().lower() for p in str(text).split(",") if p.strip()}
+    for p in sorted(parts):
+        if p not in _WHAT:
+            raise UnknownValueError(p, _WHAT, kind="--what part")
+    if not parts:
+        raise UnknownValueError(text, _WHAT, kind="--what part")
+    return parts
+
+
+def _jobs_parser(text: str) -> int:
+    jobs = _int_parser("--jobs", "a number of files fetched at once, 1 or more")(text)
+    if jobs < 1:
+        raise typer.BadParameter(f"{jobs} is not allowed; expected a number of files fetched at once, "
+                                 "1 or more (e.g. --jobs 4)", param_hint="--jobs")
+    return jobs
+
+
+def _size_text(n: float | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"  # pragma: no cover
+
+
+def _download_progress(progress: Progress, total: int):
+    """A ``progress(key, done, total)`` callback: one bar per file and one for all bytes."""
+    import threading
+
+    lock = threading.Lock()
+    tasks: dict[str, TaskID] = {}
+    done_by_key: dict[str, int] = {}
+    overall = progress.add_task("total", total=total or None)
+
+    def cb(key: str, done: int, size: int) -> None:
+        with lock:
+            if key not in tasks:
+                tasks[key] = progress.add_task(key, total=size)
+            done_by_key[key] = done
+            progress.update(tasks[key], completed=done, total=size, visible=done < size)
+            progress.update(overall, completed=sum(done_by_key.values()))
+
+    return cb
+
+
+def _fetch(files: list, data_dir: Path, source: str, jobs: int, timeout: float, retries: int, what: str):
+    """Download ``files`` (planned entries) with progress bars; returns the report."""
+    from brainobs.fetch import download as fetch_download
+
+    todo = sum(f.size or 0 for f in files if f.state == "missing")
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                  TimeElapsedColumn(), console=err_console, transient=True) as progress:
+        report = fetch_download(files, data_dir, source, jobs=jobs, timeout=timeout, retries=retries,
+                                progress=_download_progress(progress, todo))
+    got, present = report.of("downloaded"), report.of("present")
+    err_console.print(f"{what}: {len(got)} downloaded ({_size_text(report.bytes_downloaded)}), "
+                      f"{len(present)} already present and verified, {len(report.failed)} failed.",
+                      highlight=False)
+    return report
+
+
+def _print_plan(files: list, title: str) -> None:
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    for col in ("file", "size", "state"):
+        table.add_column(col, justify="right" if col == "size" else "left")
+    for f in files:
+        table.add_row(f.key, _size_text(f.size), f.state if f.error is None else f"{f.state}: {f.error}")
+    console.print(table, soft_wrap=True)
+
+
+@app.command(epilog="Examples: brainobs download --area VISp --cre-line Cux2-CreERT2 --session-type three_session_B "
+                    "--dry-run  ·  brainobs download --container 511510736 --jobs 4 -d ~/allen  ·  "
+                    "brainobs download --what metadata  ·  brainobs download --source http://127.0.0.1:8000/visual-coding-2p/ ...")
+def download(
+    data_dir: DataDir = None,
+    area: Annotated[list[str] | None, typer.Option(help="Area(s), e.g. VISp; repeat for several.")] = None,
+    cre_line: Annotated[list[str] | None, typer.Option("--cre-line", help="Cre line(s); repeat for several.")] = None,
+    container: Annotated[list[int] | None, typer.Option(
+        "--container", "-c", help="Container id(s); repeat for several.",
+        parser=_int_parser("--container", "a container id such as 511510736"))] = None,
+    session_type: Annotated[list[str] | None, typer.Option("--session-type", help="three_session_A, _B, _C or _C2.")] = None,
+    all_sessions: Annotated[bool, typer.Option("--all", help="Every session of the catalog (without a selection, "
+                                                             "only the catalog files are fetched).")] = False,
+    what: Annotated[str, typer.Option("--what", help="What to fetch: nwb, metadata or nwb,metadata.")] = "nwb,metadata",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List the files and their total size; fetch nothing.")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Files fetched at once.", parser=_jobs_parser)] = 4,
+    source: Annotated[str | None, typer.Option(
+        "--source", help="URL of the data (a mirror with the bucket layout); default $BRAINOBS_SOURCE or the "
+                         "public bucket https://allen-brain-observatory.s3.amazonaws.com/visual-coding-2p/.",
+        show_default=False)] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds without data before a transfer is retried.")] = 60.0,
+    retries: Annotated[int, typer.Option(help="Retries per file (exponential backoff).")] = 5,
+) -> None:
+    """Download the real data (catalog files and session NWB files) into the data dir.
+
+    Transfers resume where they broke off, each file is verified (size, and the MD5 the
+    server gives) before it is renamed into place, and a rerun fetches only what is
+    missing. Exit status 1 when some files failed (they are listed; rerun to resume).
+    """
+    import tempfile
+
+    from brainobs.catalog import open_observatory
+    from brainobs.fetch import METADATA_FILES, nwb_key, resolve_source
+    from brainobs.fetch import plan as fetch_plan
+
+    src = resolve_source(source)
+    parts = _parse_what(what)
+    dest = _resolve_data_dir(data_dir)
+    _check_out_folder(dest, "--data-dir")
+    selection = bool(area or cre_line or container or session_type)
+    if "nwb" in parts and not (selection or all_sessions):
+        if parts == {"nwb"}:
+            raise typer.BadParameter("choose the sessions: --area, --cre-line, --container, --session-type "
+                                     "or --all (every session, about 1,500 files)", param_hint="--what nwb")
+        note("no selection given: fetching the catalog files only; choose sessions with --area, --cre-line, "
+             "--container, --session-type, or --all for every session.")
+        parts = {"metadata"}
+    failed: list = []
+    kw: dict[str, Any] = dict(jobs=jobs, timeout=timeout, retries=retries)
+    meta = list(METADATA_FILES)
+    if "metadata" in parts:
+        files = fetch_plan(meta, dest, src, **kw)
+        if dry_run:
+            _print_plan(files, "catalog files")
+        else:
+            failed += _fetch(files, dest, src, jobs, timeout, retries, "catalog files").failed
+    if "nwb" not in parts:
+        _download_failures(failed)
+        return
+    if failed and not (dest / _SELECTION_FILES[1]).is_file():
+        _download_failures(failed)  # no catalog to choose the sessions from
+    with tempfile.TemporaryDirectory(prefix="brainobs-download-") as scratch:
+        catalog_dir = dest
+        if not (dest / _SELECTION_FILES[1]).is_file():
+            # the selection needs the catalog files: a dry run fetches them aside, a real run
+            # into the data dir (where the catalog needs them to show the sessions)
+            catalog_dir = Path(scratch) if dry_run else dest
+            rep = _fetch(fetch_plan(_SELECTION_FILES, catalog_dir, src, **kw), catalog_dir, src, jobs, timeout,
+                         retries, "catalog files (into a temporary folder, to choose the sessions)" if dry_run
+                         else "catalog files")
+            _download_failures(failed + rep.failed)
+        obs = open_observatory(catalog_dir)
+        df = obs.experiments(container_id=container, area=area, cre_line=cre_line, session_type=session_type)
+        if df.empty:
+            _no_data(obs.explain_empty(container_id=container, area=area, cre_line=cre_line,
+                                       session_type=session_type))
+            raise _nodata_error("no sessions match the selection")
+        keys = [nwb_key(i) for i in df["id"]]
+        files = fetch_plan(keys, dest, src, **kw)
+    total = sum(f.size or 0 for f in files)
+    todo = [f for f in files if f.state == "missing"]
+    err_console.print(f"{len(files)} session files ({_size_text(total)}): {len(files) - len(todo)} present, "
+                      f"{len(todo)} to fetch ({_size_text(sum(f.size or 0 for f in todo))}).", highlight=False)
+    if dry_run:
+        _print_plan(files, f"{len(files)} session files, {_size_text(total)} in total")
+        bad = [f for f in files if f.state == "failed"]
+        if bad:
+            _download_failures(bad)
+        return
+    failed += _fetch(files, dest, src, jobs, timeout, retries, "session files").failed
+    _download_failures(failed)
+
+
+def _nodata_error(message: str) -> Exception:
+    from brainobs.errors import NoDataError
+
+    return NoDataError(message)
+
+
+def _download_failures(failed: list) -> None:
+    """List the files that failed (one line each) and exit with status 1."""
+    if not failed:
+        return
+    failed = list({f.key: f for f in failed}.values())
+    for f in failed:
+        err_console.print(Text.assemble(("failed: ", "bold red"), f"{f.key}: {f.error}"), soft_wrap=True,
+                          highlight=False)
+    err_console.print(f"{len(failed)} file(s) failed; rerun the same command to resume them.", highlight=False)
+    raise typer.Exit(code=1)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -189,3 +189,22 @@ class StoreCorruptionWarning(UserWarning):
     message names where it was and where it went; the metrics it held count as missing,
     so ``brainobs analyze --missing`` computes them again.
     """
+
+
+class SourceError(BrainobsError, ValueError):
+    """A download source (``--source`` / ``BRAINOBS_SOURCE``) that is not an http(s) URL."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class FetchError(BrainobsError, OSError):
+    """A file that could not be downloaded and verified: the message names the URL, the
+    HTTP status or network error, and what to do (rerun to resume, check --source)."""
+
+    def __init__(self, message: str, url: str = "", status: int | None = None):
+        self.url, self.status = url, status
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
