@@ -77,10 +77,10 @@ def main() -> int:
     n = args.containers or (2 if args.size == "full" else 12)
     src = observatory(args.size, n)
 
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     from brainobs.catalog import Observatory
-    from brainobs.parallel import analyze_all
+    from brainobs.parallel import analyze_all, local_cluster
 
     sessions = len(Observatory(src).experiments())
     print(f"{args.size} observatory: {sessions} analyzable sessions, n_shuffles={args.n_shuffles}; "
@@ -94,8 +94,7 @@ def main() -> int:
               f"peak RSS {rss1 / 1024:.0f} MiB", flush=True)
 
         d2 = fresh_copy(src, Path(tmp), "dask")
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                          memory_limit="auto") as cluster, Client(cluster) as client:
+        with local_cluster(2) as cluster, Client(cluster) as client:  # what --workers 2 starts
             limit = next(iter(client.scheduler_info()["workers"].values()))["memory_limit"]
             t0 = time.perf_counter()
             report = analyze_all(d2, client=client, n_shuffles=args.n_shuffles)

@@ -61,9 +61,12 @@ def serial_dir(master: Path, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def client():
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, memory_limit="1GiB") as cluster, \
-            distributed.Client(cluster, set_as_default=False) as c:
+    from brainobs.parallel import local_cluster
+
+    with local_cluster(2, memory_limit="1GiB") as cluster, \
+            distributed.Client(cluster, set_as_default=False) as c:  # what --workers 2 starts
+        info = c.scheduler_info()["workers"].values()
+        assert [(w["nthreads"], w["memory_limit"]) for w in info] == [(1, 2**30)] * 2
         yield c
 
 
