@@ -677,8 +677,24 @@ def analyze(
         "--missing", help="Compute and store the metrics that non-failed containers lack (those of --area/--cre-line, "
                           "default all), container by container; complete ones and those whose files are not on "
                           "disk are skipped. Not with ids, files or --container.")] = False,
-    area: Annotated[list[str] | None, typer.Option(help="With --missing: only containers of these area(s).")] = None,
-    cre_line: Annotated[list[str] | None, typer.Option("--cre-line", help="With --missing: only containers of these Cre line(s).")] = None,
+    all_: Annotated[bool, typer.Option(
+        "--all", help="Analyze every selected container (--area/--cre-line/--session-type, default the whole "
+                      "catalog) on Dask distributed, incrementally: containers already analyzed with the same code "
+                      "version, parameters and input files (size + mtime) are skipped; a killed run resumes. "
+                      "Not with ids, files or --container.")] = False,
+    area: Annotated[list[str] | None, typer.Option(help="With --missing/--all: only containers of these area(s).")] = None,
+    cre_line: Annotated[list[str] | None, typer.Option("--cre-line", help="With --missing/--all: only containers of these Cre line(s).")] = None,
+    session_type: Annotated[list[str] | None, typer.Option(
+        "--session-type", help="With --all: only containers with a session of this type, and only the families it "
+                               "shows (repeatable).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", "-j", min=1, help="With --all: worker processes of the local Dask cluster (1 thread each); "
+                                       "1 runs serially without Dask. Default: the number of CPUs.")] = None,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="With --all: run on this running Dask scheduler (tcp://HOST:PORT) instead of a local "
+                            "cluster; its workers must see the data dir under the same path.")] = None,
+    memory_limit: Annotated[str, typer.Option(
+        "--memory-limit", help="With --all: memory limit per local worker, e.g. 2GiB (auto: memory / workers).")] = "auto",
     data_dir: DataDir = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the table to FILE.parquet or FILE.csv.")] = None,
     store: Annotated[bool, typer.Option(help="Store the results of catalog sessions in the catalog (cells --filter then sees them).")] = True,
@@ -707,6 +723,11 @@ def analyze(
     session files not on disk) and failed (with the reason). A failing container (e.g. a
     corrupt file) does not stop the others. Exit status: 0 when no container failed, 1 when
     some failed, 2 for a usage error.
+
+    With --all, every selected container is analyzed on Dask distributed (a local cluster
+    of --workers processes, or a running --scheduler; --workers 1 runs serially), skipping
+    those already analyzed with the same code version, parameters and input files; the
+    summary and exit status are as for --missing.
     """
     from brainobs.errors import UnknownValueError
     from brainobs.io import Session
@@ -716,6 +737,15 @@ def analyze(
     for f in family or []:
         if f not in FAMILIES:
             raise UnknownValueError(f, FAMILIES, kind="metric family")
+    if all_:
+        _check_all_options(targets, container, missing, out, store, workers, scheduler)
+        obs = _obs(data_dir, store_dir)
+        obs.check_store()
+        _analyze_all(obs, area, cre_line, session_type, family, seed, n_shuffles, workers, scheduler, memory_limit)
+        return
+    if session_type or workers is not None or scheduler is not None:
+        raise typer.BadParameter("--session-type, --workers and --scheduler go with --all",
+                                 param_hint="--session-type/--workers/--scheduler")
     if missing:
         if targets or container:
             raise typer.BadParameter(
@@ -1286,6 +1316,68 @@ def _download_failures(failed: list) -> None:
                           highlight=False)
     err_console.print(f"{len(failed)} file(s) failed; rerun the same command to resume them.", highlight=False)
     raise typer.Exit(code=1)
+
+
+def _check_all_options(targets, container, missing, out, store, workers, scheduler) -> None:
+    """Usage errors of `brainobs analyze --all` (exit 2)."""
+    if targets or container or missing:
+        raise typer.BadParameter("--all chooses the containers itself (all, or those of --area/--cre-line/"
+                                 "--session-type); it cannot be combined with experiment ids, NWB files, "
+                                 "--container or --missing", param_hint="--all")
+    if out is not None:
+        raise typer.BadParameter("--all stores the metrics in the catalog; export them afterwards with "
+                                 "`brainobs cells --format csv --out FILE`", param_hint="--out")
+    if not store:
+        raise typer.BadParameter("--all always stores the metrics in the catalog", param_hint="--no-store")
+    if workers is not None and scheduler is not None:
+        raise typer.BadParameter("give --workers (a local cluster) or --scheduler (a running one), not both",
+                                 param_hint="--workers/--scheduler")
+
+
+def _analyze_all(obs, area, cre_line, session_type, family, seed: int, n_shuffles: int, workers: int | None,
+                 scheduler: str | None, memory_limit: str) -> None:
+    """`brainobs analyze --all`: plan, run (serially, local cluster or scheduler), summary; exit 1 on failures."""
+    from contextlib import ExitStack
+
+    from brainobs.parallel import analyze_all, connect
+
+    with ExitStack() as stack:
+        client = None
+        n = workers if workers is not None else (os.cpu_count() or 1)
+        if scheduler is not None:
+            client = stack.enter_context(connect(scheduler))
+            err_console.print(f"Dask scheduler {scheduler}: {len(client.scheduler_info().get('workers', {}))} worker(s)",
+                              highlight=False)
+        elif n > 1:
+            err_console.print(f"local Dask cluster: {n} worker processes × 1 thread, memory limit {memory_limit} "
+                              "per worker", highlight=False)
+        with _make_progress() as progress:
+            report = analyze_all(obs, area=area, cre_line=cre_line, session_type=session_type,
+                                 families=family or None, seed=seed, n_shuffles=n_shuffles, client=client,
+                                 workers=1 if client is not None else n,
+                                 memory_limit=None if memory_limit == "none" else memory_limit,
+                                 progress=_progress_callback(progress))
+    table = report.table()
+    if table.empty:
+        err_console.print("no container matches this selection")
+    else:
+        show(_rich_table(table, str(report)))
+    if os.environ.get("BRAINOBS_DEBUG") not in (None, "", "0"):
+        for r in report.failed:
+            err_console.print(Text(r.detail))
+    _print_qc_note([report.qc_table()])
+    if report.done:
+        where = f" (store {obs.store_root})" if obs.store_external else ""
+        err_console.print(f"stored the metrics of {len(report.done)} container(s) in the catalog of {obs.data_dir}{where}")
+    if report.failed:
+        for r in report.failed:
+            err_console.print(Text.assemble(("failed: ", "bold red"), f"container {r.container_id}: {r.reason}"),
+                              soft_wrap=True)
+        ids = ", ".join(str(r.container_id) for r in report.failed)
+        err_console.print(Text.assemble(("error: ", "bold red"), f"{len(report.failed)} container(s) failed: {ids} "
+                                        "(BRAINOBS_DEBUG=1 shows the tracebacks); a rerun retries them"),
+                          soft_wrap=True)
+        raise typer.Exit(code=1)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -182,6 +182,21 @@ class OutputPathError(BrainobsError, OSError):
         return str(self.args[0])
 
 
+class MissingDependencyError(BrainobsError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it
+    (e.g. ``pip install 'brainobs[dask]'``)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class SchedulerError(BrainobsError, ConnectionError):
+    """A Dask scheduler cannot be reached or used (``brainobs analyze --all --scheduler``)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 class StoreCorruptionWarning(UserWarning):
     """A catalog store file that cannot be read or is not brainobs's own.
 

@@ -508,7 +508,78 @@ class ComputedStore:
             lock.release()
 
 
+# --------------------------------------------------------------------------- analysis stamps
+
+STAMPS = "stamps"  # folder of the per-container analysis stamps, inside the catalog folder
+_STAMP_RE = re.compile(r"^container-(?P<cid>\d+)\.json$")
+
+
+def stamp_path(catalog_dir: Path, container_id: int) -> Path:
+    """Where the analysis stamp of a container lives: ``<catalog>/stamps/container-<id>.json``.
+
+    >>> stamp_path(Path("/d/.brainobs/catalog"), 7).as_posix()
+    '/d/.brainobs/catalog/stamps/container-7.json'
+    """
+    return Path(catalog_dir) / STAMPS / f"container-{int(container_id)}.json"
+
+
+def read_stamps(catalog_dir: Path) -> dict[int, dict]:
+    """Every container's analysis stamp: ``{container_id: stamp}``.
+
+    A stamp is what :func:`write_stamp` stored (a JSON object). An unreadable or malformed
+    stamp file counts as no stamp (its container is simply analyzed again, which rewrites
+    it); temporary files are ignored.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = write_stamp(d, 7, {"families": {"natural_scenes": {"pipeline": 1}}})
+    >>> _ = (d / STAMPS / "container-8.json").write_text("{half")
+    >>> read_stamps(d)
+    {7: {'families': {'natural_scenes': {'pipeline': 1}}}}
+    """
+    import json
+
+    out: dict[int, dict] = {}
+    try:
+        entries = list(os.scandir(Path(catalog_dir) / STAMPS))
+    except OSError:
+        return out
+    for entry in entries:
+        m = _STAMP_RE.match(entry.name)
+        if m is None:
+            continue
+        try:
+            with open(entry.path, encoding="utf-8") as f:
+                stamp = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if isinstance(stamp, dict):
+            out[int(m["cid"])] = stamp
+    return out
+
+
+def write_stamp(catalog_dir: Path, container_id: int, stamp: Mapping) -> Path:
+    """Store a container's analysis stamp (JSON) atomically; return its path.
+
+    Written to a temporary sibling and ``os.replace``-d (temporary files of killed writers
+    are removed first), so a reader sees the old stamp or the new one. Raises
+    :class:`~brainobs.errors.ReadOnlyStoreError` when the folder cannot be written.
+    """
+    import json
+
+    path = stamp_path(catalog_dir, container_id)
+    text = json.dumps(stamp, sort_keys=True, indent=1)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        clean_temp_files(path.parent)
+        write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    except OSError as exc:
+        raise ReadOnlyStoreError(Path(catalog_dir).parent, _why(exc)) from exc
+    return path
+
+
 __all__ = [
     "COMPACT_AT", "COMPACT_MIN_AGE_S", "ComputedStore", "clean_temp_files", "empty_computed",
-    "merge_parts", "temp_path", "write_atomic", "write_parquet_atomic",
+    "merge_parts", "read_stamps", "stamp_path", "temp_path", "write_atomic", "write_parquet_atomic",
+    "write_stamp",
 ]

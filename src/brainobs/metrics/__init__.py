@@ -56,8 +56,13 @@ from brainobs.metrics.sweep import sweep_response
 if TYPE_CHECKING:
     from brainobs.io import Session
 
+#: Version of the metric computations. Bump it whenever a change alters any computed value:
+#: ``brainobs analyze --all`` (:func:`brainobs.parallel.analyze_all`) then recomputes every
+#: container analyzed with an older version (the version is part of its analysis stamp).
+PIPELINE_VERSION = 1
+
 __all__ = [
-    "FAMILIES", "ReceptiveFields", "StimulusResult", "analyze", "analyze_catalog_container",
+    "FAMILIES", "PIPELINE_VERSION", "ReceptiveFields", "StimulusResult", "analyze", "analyze_catalog_container",
     "analyze_container", "check_families_shown", "qc_note", "qc_summary", "drifting_gratings", "drifting_gratings_from_traces",
     "drifting_gratings_result", "locally_sparse_noise", "movie_reliability", "natural_movies",
     "natural_scenes", "natural_scenes_from_traces", "natural_scenes_result", "publishable",
