@@ -189,3 +189,10 @@ class StoreCorruptionWarning(UserWarning):
     message names where it was and where it went; the metrics it held count as missing,
     so ``brainobs analyze --missing`` computes them again.
     """
+
+
+class MissingDependencyError(BrainobsError, ImportError):
+    """An optional feature whose packages are not installed; the message says what to install."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
