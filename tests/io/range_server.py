@@ -4,7 +4,9 @@ It serves the files under one folder (``GET`` and ``HEAD``; a single ``Range: by
 ``a-`` or ``-n`` gives ``206 Partial Content``) and counts the body bytes it sends, so a
 test can check how much of a file a streamed read transferred. ``ignore_range=True`` makes
 it answer every request with the whole file (``200``), like a server without range support;
-``status=503`` (any code) answers every request with that error.
+``status=503`` (any code) answers every request with that error. ``fail_first=n`` answers the
+first n ranged GETs with 500, ``drop_first=n`` sends half the body of the first n ranged GETs
+and then closes the connection (transient faults a client should retry).
 Used by ``tests/io/test_io_stream.py`` and ``benchmarks/bench_stream.py``.
 """
 
@@ -28,9 +30,12 @@ class RangeServer:
     """
 
     def __init__(self, root: str | os.PathLike, *, ignore_range: bool = False,
-                 status: int | None = None, content_type: str = "application/x-hdf5"):
+                 status: int | None = None, fail_first: int = 0, drop_first: int = 0,
+                 content_type: str = "application/x-hdf5"):
         self.root = Path(root)
         self.status = status
+        self.fail_first = fail_first
+        self.drop_first = drop_first
         self.ignore_range = ignore_range
         self.content_type = content_type
         self.bytes_sent = 0
@@ -78,6 +83,26 @@ class RangeServer:
                         self.end_headers()
                         return
                     status = 206
+                    with server._lock:
+                        fail = body and server.fail_first > 0
+                        drop = body and not fail and server.drop_first > 0
+                        server.fail_first -= fail
+                        server.drop_first -= drop
+                    if fail:
+                        self._reply(500, b"injected failure\n", body)
+                        return
+                    if drop:  # promise the whole range, send half, hang up
+                        stop_sent = start + (stop - start) // 2
+                        self.send_response(206)
+                        self.send_header("Content-Length", str(stop - start))
+                        self.send_header("Content-Range", f"bytes {start}-{stop - 1}/{size}")
+                        self.end_headers()
+                        with open(path, "rb") as f:
+                            f.seek(start)
+                            self.wfile.write(f.read(stop_sent - start))
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
                 self.send_response(status)
                 self.send_header("Content-Type", server.content_type)
                 self.send_header("Content-Length", str(stop - start))

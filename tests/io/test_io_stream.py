@@ -148,11 +148,34 @@ def test_unreachable_server_names_the_url():
         Session(url)
 
 
-def test_server_error_status_is_named(tiny_observatory, experiment):
+def test_server_error_status_is_named(monkeypatch, tiny_observatory, experiment):
+    monkeypatch.setattr(remote_mod, "RETRY_DELAY", 0.0)
     eid, _ = experiment
     with RangeServer(tiny_observatory, status=503) as srv:
         with pytest.raises(NWBFileError, match=r"HTTP 503"):
             Session(url_of(srv, eid))
+        assert len(srv.requests) > remote_mod.RETRIES  # a 5xx is tried again before giving up
+
+
+@pytest.mark.parametrize("fault", ["fail_first", "drop_first"])
+def test_transient_faults_are_retried(monkeypatch, tiny_observatory, experiment, fault):
+    monkeypatch.setattr(remote_mod, "RETRY_DELAY", 0.0)
+    eid, path = experiment
+    with RangeServer(tiny_observatory, **{fault: 2}) as srv:
+        with Session(url_of(srv, eid), block_size=SMALL_BLOCKS) as s, Session(path) as local:
+            np.testing.assert_array_equal(s.dff().values, local.dff().values)
+            assert s.metadata == local.metadata
+        assert getattr(srv, fault) == 0  # both faults were injected (and survived)
+
+
+def test_persistent_server_errors_end_in_a_clear_error(monkeypatch, tiny_observatory, experiment):
+    monkeypatch.setattr(remote_mod, "RETRY_DELAY", 0.0)
+    eid, _ = experiment
+    with RangeServer(tiny_observatory, fail_first=10**6) as srv:
+        with pytest.raises(NWBFileError, match=r"reading the file over HTTP failed \(HTTP 500\)"):
+            Session(url_of(srv, eid), block_size=SMALL_BLOCKS)
+        ranged = [r for r in srv.requests if r[2]]
+        assert len(ranged) == remote_mod.RETRIES + 1  # tried, then gave up
 
 
 def test_server_ignoring_range_is_a_clear_error(tiny_observatory, experiment):

@@ -17,6 +17,8 @@ True
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 import h5py
@@ -39,6 +41,10 @@ SESSION_KEY = "ophys_experiment_data/{experiment_id}.nwb"
 DEFAULT_BLOCK_SIZE = 256 * 1024
 #: Blocks kept in memory per open file (LRU), so metadata read again is not fetched again.
 MAX_BLOCKS = 64
+#: A request that fails on the way (connection error, timeout, HTTP 5xx or 429) is tried
+#: again this many times, after RETRY_DELAY, 2 × RETRY_DELAY, ... seconds.
+RETRIES = 3
+RETRY_DELAY = 0.5
 
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _INSTALL = "pip install 'brainobs[stream]'"
@@ -123,17 +129,24 @@ class RemoteFile:
         what = f"HTTP {status}" if status else (text or type(exc).__name__)
         return NWBFileError(f"{self.url}: reading the file over HTTP failed ({what})")
 
+    def _retrying(self, read: Callable[[], Any]) -> Any:
+        # A failed block is not cached, so reading again from the same place is safe.
+        pos = self._raw.tell()
+        for attempt in range(RETRIES + 1):
+            try:
+                return read()
+            except Exception as exc:  # aiohttp/asyncio errors, fsspec's range check
+                if attempt == RETRIES or not _transient(exc):
+                    raise self._fail(exc) from exc
+                time.sleep(RETRY_DELAY * 2**attempt)
+                self._raw.seek(pos)
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def read(self, size: int = -1) -> bytes:
-        try:
-            return self._raw.read(size)
-        except Exception as exc:  # aiohttp/asyncio errors, fsspec's range check
-            raise self._fail(exc) from exc
+        return self._retrying(lambda: self._raw.read(size))
 
     def readinto(self, buffer: Any) -> int:
-        try:
-            return int(self._raw.readinto(buffer))
-        except Exception as exc:
-            raise self._fail(exc) from exc
+        return int(self._retrying(lambda: self._raw.readinto(buffer)))
 
     def seek(self, offset: int, whence: int = 0) -> int:
         return int(self._raw.seek(offset, whence))
@@ -165,6 +178,15 @@ def _status(exc: BaseException | None) -> int | None:
         exc = exc.__cause__ or exc.__context__
         seen += 1
     return None
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth another try: a server error (5xx), 429, or a failure without an HTTP status
+    (connection refused or dropped, timeout); not a 4xx and not a server without range support."""
+    status = _status(exc)
+    if status is not None:
+        return status >= 500 or status == 429
+    return not isinstance(exc, ValueError)
 
 
 def _reason(exc: BaseException) -> str:
@@ -207,10 +229,15 @@ def open_url(url: str, block_size: int | None = None) -> tuple[h5py.File, Remote
     if bs <= 0:
         raise ValueError(f"block_size must be a positive number of bytes; got {block_size!r}")
     fs = fsspec.filesystem("http")
-    try:
-        info = fs.info(url)
-    except Exception as exc:  # FileNotFoundError wrapping the aiohttp error
-        raise NWBFileError(f"{url}: cannot open the session file over HTTP ({_reason(exc)})") from exc
+    for attempt in range(RETRIES + 1):
+        try:
+            info = fs.info(url)
+            break
+        except Exception as exc:  # FileNotFoundError wrapping the aiohttp error
+            if attempt == RETRIES or _status(exc) is None or not _transient(exc):
+                # no status: the host cannot be reached at all; fail at once rather than wait
+                raise NWBFileError(f"{url}: cannot open the session file over HTTP ({_reason(exc)})") from exc
+            time.sleep(RETRY_DELAY * 2**attempt)
     if info.get("size") is None:
         raise NWBFileError(f"{url}: the server does not give the file's size (no Content-Length), "
                            "so it cannot be read with range requests")
