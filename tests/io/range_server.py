@@ -121,9 +121,9 @@ class RangeServer:
                             data = f.read(min(left, 1 << 16))
                             if not data:
                                 break
-                            self.wfile.write(data)
-                            with server._lock:
+                            with server._lock:  # counted before the client can see them
                                 server.bytes_sent += len(data)
+                            self.wfile.write(data)
                             left -= len(data)
                     except (BrokenPipeError, ConnectionResetError):
                         self.close_connection = True  # the client stopped reading
