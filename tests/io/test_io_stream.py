@@ -127,6 +127,25 @@ def test_pickled_remote_session_reopens_the_url(server, experiment):
         np.testing.assert_array_equal(clone.dff(frames=(0, 50)).values, local.dff(frames=(0, 50)).values)
 
 
+def _dff_sum(session: Session) -> float:
+    with session:
+        return float(np.nansum(session.dff(frames=(0, 500)).values))
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_remote_session_reads_in_a_forked_worker(server, experiment):
+    # A parent that already streams from the server hands the session to worker processes
+    # (as a process pool or a Dask worker would): each reopens the URL itself.
+    import multiprocessing
+
+    eid, path = experiment
+    with Session(url_of(server, eid)) as s, Session(path) as local:
+        assert len(s.timestamps) == s.n_frames  # the parent is connected when the workers start
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            got = pool.map(_dff_sum, [s, s])
+        assert got == [_dff_sum(local)] * 2
+
+
 def test_missing_file_names_the_url_and_status(server):
     url = f"{server.url}ophys_experiment_data/123.nwb"
     with pytest.raises(NWBFileError, match=r"ophys_experiment_data/123\.nwb.*HTTP 404"):
