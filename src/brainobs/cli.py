@@ -560,17 +560,30 @@ def note(message: str) -> None:
     err_console.print(text, soft_wrap=True, highlight=False)
 
 
-@app.command(epilog="Example: brainobs session 500000002   ·   brainobs session ophys_experiment_data/500000002.nwb --format json")
+@app.command(epilog="Example: brainobs session 500000002   ·   brainobs session ophys_experiment_data/500000002.nwb --format json"
+              "   ·   brainobs session 500000002 --stream   ·   brainobs session https://HOST/visual-coding-2p/ophys_experiment_data/500000002.nwb")
 def session(
-    target: Annotated[str, typer.Argument(metavar="ID|FILE.nwb", help="An ophys experiment id from the catalog, or a path to an NWB file.")],
+    target: Annotated[str, typer.Argument(metavar="ID|FILE.nwb|URL", help="An ophys experiment id from the catalog, a path to an NWB file, or an http(s) URL of one (streamed).")],
     data_dir: DataDir = None,
     fmt: FormatOpt = Fmt.table,
+    stream: Annotated[bool, typer.Option("--stream", help="With an ID: stream the file over HTTP range requests from --source instead of reading the data dir.")] = False,
+    source: Annotated[str | None, typer.Option("--source", help="Base URL of the session files for --stream (default: $BRAINOBS_SOURCE, else the public bucket).", show_default=False)] = None,
 ) -> None:
     """Summarise one session: metadata, stimuli, cells and frames."""
     from brainobs.io import Session
+    from brainobs.io.remote import is_url
 
     target = target.strip()
-    if target.isdigit():
+    if (stream or source is not None) and not target.isdigit():
+        raise typer.BadParameter("--stream and --source go with an ophys experiment id; a path or URL is read as given",
+                                 param_hint="--stream")
+    if source is not None and not stream:
+        raise typer.BadParameter("--source is used only with --stream", param_hint="--source")
+    if source is not None and not is_url(source):
+        raise typer.BadParameter(f"{source!r} is not an http:// or https:// base URL", param_hint="--source")
+    if is_url(target):
+        s = Session(target)
+    elif target.isdigit():
         obs = _obs(data_dir)
         ids = obs.experiments(include_failed=True)["id"]
         if int(target) not in set(ids.tolist()):
@@ -579,7 +592,7 @@ def session(
             hint = (f"The catalog has {len(ids)} experiments, ids {ids.min()} to {ids.max()}; list them with "
                     "`brainobs experiments`." if len(ids) else "The catalog has no experiments.")
             raise UnknownIdError("ophys experiment", [target], where=f"the catalog of {obs.data_dir}", valid=hint)
-        s = obs.session(int(target))
+        s = obs.session(int(target), stream=stream, source=source)
     elif not target or (not Path(target).exists() and not target.lower().endswith((".nwb", ".h5"))):
         raise typer.BadParameter(f"{target!r} is neither an ophys experiment id (an integer such as 500000002) "
                                  "nor an existing NWB file", param_hint="ID|FILE.nwb")

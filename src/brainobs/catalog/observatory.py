@@ -1037,13 +1037,26 @@ class Observatory:
     def _session_file(self, experiment_id: int) -> Path:
         return self._src.data_dir / (self._src.specs["EXPERIMENT_DATA"] % experiment_id)
 
-    def session(self, experiment_id: int):
-        """Open an experiment's NWB file as a :class:`brainobs.io.Session`."""
+    def session(self, experiment_id: int, stream: bool = False, source: str | None = None):
+        """Open an experiment's NWB file as a :class:`brainobs.io.Session`.
+
+        With ``stream=True`` the file is not read from the data dir but streamed over HTTP
+        range requests from ``<source>ophys_experiment_data/<id>.nwb``; ``source`` defaults
+        to ``$BRAINOBS_SOURCE``, else the public bucket (:data:`brainobs.io.remote.DEFAULT_SOURCE`).
+        Streaming needs ``pip install 'brainobs[stream]'``.
+        """
         path = self.session_path(experiment_id)
-        if not path.is_file():
-            raise NWBFileError(f"Session file of experiment {experiment_id} not downloaded: {path}")
         from brainobs.io import Session  # lazy: io is a lower layer but heavy to import
 
+        if stream:
+            from brainobs.io.remote import session_url
+
+            return Session(session_url(int(experiment_id), source))
+        if source is not None:
+            raise ValueError(f"source={source!r} is used only with stream=True (the session is "
+                             f"read from {path} otherwise)")
+        if not path.is_file():
+            raise NWBFileError(f"Session file of experiment {experiment_id} not downloaded: {path}")
         return Session(path)
 
     def stimulus_mappings(self) -> list[dict]:

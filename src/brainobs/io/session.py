@@ -3,7 +3,8 @@
 Opening a :class:`Session` reads only the small metadata datasets. Traces, masks,
 stimulus tables and templates are read when first asked for and cached; traces are
 read as HDF5 hyperslabs so a few cells or a time window never load the whole matrix.
-The file is opened read-only and never written to.
+The file is opened read-only and never written to. A session can also be streamed from an
+http(s) URL (:mod:`brainobs.io.remote`): the same reads then fetch only their byte ranges.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import h5py
 import numpy as np
@@ -21,7 +23,7 @@ import xarray as xr
 
 from brainobs._validate import as_int_list
 from brainobs.errors import MissingDataError, NWBFileError, UnknownIdError, UnknownStimulusError
-from brainobs.io import layout
+from brainobs.io import layout, remote
 from brainobs.io import stimulus as stim
 from brainobs.io._h5 import leading_number, open_h5, read_strings, read_value, version_tuple
 from brainobs.vocab import IMAGING_SHAPE, MOVIE_STIMULI, STIMULI
@@ -41,16 +43,19 @@ _TRACE_UNITS = {
 }
 
 
-def open_session(path: str | os.PathLike) -> Session:
-    """Open an NWB 1.x session file; same as ``Session(path)``.
+def open_session(path: str | os.PathLike, *, block_size: int | None = None) -> Session:
+    """Open an NWB 1.x session file, or stream one from an http(s) URL; same as ``Session(path)``.
 
     Examples
     --------
     >>> s = open_session("ophys_experiment_data/527745328.nwb")  # doctest: +SKIP
     >>> s.session_type, s.n_cells  # doctest: +SKIP
     ('three_session_A', 174)
+    >>> url = ("https://allen-brain-observatory.s3.amazonaws.com/visual-coding-2p/"
+    ...        "ophys_experiment_data/527745328.nwb")
+    >>> s = open_session(url)  # doctest: +SKIP
     """
-    return Session(path)
+    return Session(path, block_size=block_size)
 
 
 def _parse_metadata(raw: dict[str, Any]) -> dict[str, Any]:
@@ -133,12 +138,21 @@ class Session:
     Parameters
     ----------
     path : str or os.PathLike
-        The ``<ophys_experiment_id>.nwb`` file.
+        The ``<ophys_experiment_id>.nwb`` file, or its ``http://`` / ``https://`` URL: the
+        session is then streamed with HTTP range requests (needs ``brainobs[stream]``) and
+        only the parts that are read are transferred. ``path`` is then the URL's path part
+        and ``url`` the URL.
+    block_size : int, optional
+        Streamed sessions only: bytes per range request (default
+        :data:`brainobs.io.remote.DEFAULT_BLOCK_SIZE`).
 
     Raises
     ------
     NWBFileError
-        When the file is missing, not HDF5, truncated/corrupt, or not an Allen NWB 1.x session.
+        When the file is missing, not HDF5, truncated/corrupt, or not an Allen NWB 1.x session;
+        for a URL also when it cannot be reached or answers with an HTTP error (named).
+    MissingDependencyError
+        A URL without the streaming packages installed (the message says what to install).
 
     Notes
     -----
@@ -153,17 +167,31 @@ class Session:
     ...     table = s.stimulus_table("drifting_gratings")
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, *, block_size: int | None = None):
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"path must be the path of an NWB file (str or os.PathLike); got "
                             f"{type(path).__name__} {path!r}")
         if not os.fspath(path).strip():
             raise NWBFileError("the path is empty; give the path of an NWB 1.x session file "
                                "(<ophys_experiment_id>.nwb)")
-        self.path = Path(path).expanduser()
+        if block_size is not None and (isinstance(block_size, bool) or not isinstance(block_size, int)
+                                       or block_size <= 0):
+            raise ValueError(f"block_size must be a positive number of bytes; got {block_size!r}")
+        self.url: str | None = None
+        if remote.is_url(path):
+            self.url = str(path).strip()
+            self.path = Path(urlsplit(self.url).path or "/")
+        else:
+            self.path = Path(path).expanduser()
+        self.block_size = block_size
         self._h5: h5py.File | None = None
+        self._remote: remote.RemoteFile | None = None
         self._init_caches()
-        self._metadata = self._read_metadata()
+        try:
+            self._metadata = self._read_metadata()
+        except BaseException:
+            self.close()
+            raise
 
     # ------------------------------------------------------------------ file handling
     def _init_caches(self) -> None:
@@ -172,9 +200,30 @@ class Session:
         self._masks: dict[int, np.ndarray] = {}
 
     @property
+    def source(self) -> str:
+        """Where the session is read from: the URL of a streamed session, else the file path."""
+        return self.url if self.url is not None else str(self.path)
+
+    @property
+    def is_remote(self) -> bool:
+        """True when the session is streamed from an http(s) URL (see :mod:`brainobs.io.remote`)."""
+        return self.url is not None
+
+    @property
+    def bytes_fetched(self) -> int | None:
+        """Bytes received from the server since the file was (re)opened; None for a local file."""
+        if self.url is None:
+            return None
+        return self._remote.bytes_fetched if self._remote is not None else 0
+
+    @property
     def _file(self) -> h5py.File:
         if self._h5 is None or not self._h5.id.valid:
-            self._h5 = open_h5(self.path)
+            if self.url is not None:
+                self.close()
+                self._h5, self._remote = remote.open_url(self.url, self.block_size)
+            else:
+                self._h5 = open_h5(self.path)
         return self._h5
 
     def close(self) -> None:
@@ -183,6 +232,9 @@ class Session:
             if self._h5.id.valid:
                 self._h5.close()
             self._h5 = None
+        if self._remote is not None:
+            self._remote.close()
+            self._remote = None
 
     def __enter__(self) -> Session:
         return self
@@ -192,35 +244,39 @@ class Session:
 
     def __getstate__(self) -> dict[str, Any]:
         # Ship the path and the (small) metadata only; data caches are rebuilt on demand.
-        return {"path": self.path, "_metadata": self._metadata}
+        return {"path": self.path, "url": self.url, "block_size": self.block_size,
+                "_metadata": self._metadata}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.path = state["path"]
+        self.url = state.get("url")
+        self.block_size = state.get("block_size")
         self._metadata = state["_metadata"]
         self._h5 = None
+        self._remote = None
         self._init_caches()
 
     def _dataset(self, path: str, what: str) -> h5py.Dataset:
         """The dataset at ``path``; MissingDataError naming the file and path when absent."""
         obj = self._file.get(path)
         if not isinstance(obj, h5py.Dataset):
-            raise MissingDataError(f"{self.path}: no {what} ({path}) in this file")
+            raise MissingDataError(f"{self.source}: no {what} ({path}) in this file")
         return obj
 
     def _read_metadata(self) -> dict[str, Any]:
         f = self._file
         if not isinstance(f.get(layout.METADATA_PATHS["nwb_version"]), h5py.Dataset):
             raise NWBFileError(
-                f"{self.path}: not an NWB 1.x file (no /{layout.METADATA_PATHS['nwb_version']} dataset)"
+                f"{self.source}: not an NWB 1.x file (no /{layout.METADATA_PATHS['nwb_version']} dataset)"
             )
         version = str(read_value(f[layout.METADATA_PATHS["nwb_version"]]))
         if version_tuple(version)[0] >= 2:
             raise NWBFileError(
-                f"{self.path}: NWB version {version!r} is not supported; expected an NWB 1.x session file"
+                f"{self.source}: NWB version {version!r} is not supported; expected an NWB 1.x session file"
             )
         if not isinstance(f.get(layout.PIPE), h5py.Group):
             raise NWBFileError(
-                f"{self.path}: not an Allen Brain Observatory session "
+                f"{self.source}: not an Allen Brain Observatory session "
                 f"(no processing module /{layout.PIPE})"
             )
         raw: dict[str, Any] = {"nwb_version": version}
@@ -346,7 +402,7 @@ class Session:
         """Two-photon frame times in seconds (1-D float64)."""
         path = self._metadata["timestamps_path"]
         if path is None:
-            raise MissingDataError(f"{self.path}: no imaging timestamps ({layout.FLUORESCENCE_TIMESTAMPS}) in this file")
+            raise MissingDataError(f"{self.source}: no imaging timestamps ({layout.FLUORESCENCE_TIMESTAMPS}) in this file")
         return np.asarray(self._file[path][()], dtype=np.float64).reshape(-1)
 
     @cached_property
@@ -385,7 +441,7 @@ class Session:
         if not np.all(found):
             hint = (f"This session has {len(ids)} cells, ids {ids.min()} to {ids.max()} "
                     "(see Session.cell_specimen_ids)." if len(ids) else "This session has no cells.")
-            raise UnknownIdError("cell specimen", wanted[~found].tolist(), where=str(self.path), valid=hint)
+            raise UnknownIdError("cell specimen", wanted[~found].tolist(), where=self.source, valid=hint)
         return order[pos].astype(np.int64)
 
     def _rows(self, cell_specimen_ids: Any) -> np.ndarray | None:
@@ -402,7 +458,7 @@ class Session:
         names = self.reference_image_names()
         if name not in names:
             if not names:
-                raise MissingDataError(f"{self.path}: no reference images ({layout.REFERENCE_IMAGES}) in this file")
+                raise MissingDataError(f"{self.source}: no reference images ({layout.REFERENCE_IMAGES}) in this file")
             from brainobs.errors import UnknownValueError
 
             raise UnknownValueError(name, names, kind="reference image")
@@ -425,7 +481,7 @@ class Session:
             obj = self._file.get(path)
             if isinstance(obj, h5py.Dataset):
                 return read_strings(obj)
-        raise MissingDataError(f"{self.path}: no ROI list ({layout.ROI_LIST}) in this file")
+        raise MissingDataError(f"{self.source}: no ROI list ({layout.ROI_LIST}) in this file")
 
     def _mask(self, row: int) -> np.ndarray:
         if row not in self._masks:
@@ -559,7 +615,7 @@ class Session:
                 "units": _TRACE_UNITS[kind],
                 "ophys_experiment_id": self.ophys_experiment_id,
                 "pipeline_version": self.pipeline_version,
-                "source": str(self.path),
+                "source": self.source,
             },
         )
 
@@ -683,7 +739,7 @@ class Session:
             obj = self._file.get(f"{layout.STIMULUS_PRESENTATION}/{key}")
             if isinstance(obj, h5py.Group):
                 return obj
-        raise MissingDataError(f"{self.path}: no stimulus group ({layout.stimulus_group(name)}) in this file")  # pragma: no cover
+        raise MissingDataError(f"{self.source}: no stimulus group ({layout.stimulus_group(name)}) in this file")  # pragma: no cover
 
     def _build_table(self, name: str) -> pd.DataFrame:
         group = self._presentation_group(name)
@@ -692,7 +748,7 @@ class Session:
         def need(key: str) -> h5py.Dataset:
             obj = group.get(key)
             if not isinstance(obj, h5py.Dataset):
-                raise MissingDataError(f"{self.path}: no {key!r} dataset ({where}/{key}) in this file")
+                raise MissingDataError(f"{self.source}: no {key!r} dataset ({where}/{key}) in this file")
             return obj
 
         fd = np.asarray(need("frame_duration")[()])
@@ -764,7 +820,7 @@ class Session:
                 self._check_stimulus(name)
                 group = self._file.get(layout.STIMULUS_TEMPLATES)
                 have = sorted(k.removesuffix("_image_stack") for k in group) if isinstance(group, h5py.Group) else []
-                raise MissingDataError(f"{self.path}: no template for {name} ({path}) in this file; "
+                raise MissingDataError(f"{self.source}: no template for {name} ({path}) in this file; "
                                        f"stimuli with a template here: {', '.join(have) or 'none'}")
             self._templates[name] = np.asarray(self._file[path][()])
         return self._templates[name]
@@ -828,7 +884,7 @@ class Session:
 
     def _eye(self, path: str, what: str) -> tuple[np.ndarray, np.ndarray]:
         if not isinstance(self._file.get(path), h5py.Group):
-            raise MissingDataError(f"{self.path}: no {what} ({path}) in this file")
+            raise MissingDataError(f"{self.source}: no {what} ({path}) in this file")
         return self._time_series(path, what)
 
     def motion_correction(self) -> pd.DataFrame:
@@ -845,5 +901,5 @@ class Session:
                 table = pd.DataFrame(data, columns=names)
                 table["time"] = ts
                 return table
-        raise MissingDataError(f"{self.path}: no motion correction ({layout.MOTION_CORRECTION}) in this file")
+        raise MissingDataError(f"{self.source}: no motion correction ({layout.MOTION_CORRECTION}) in this file")
 
