@@ -1118,24 +1118,7 @@ def _analyze_missing(obs, area: list[str] | None, cre_line: list[str] | None, fa
     with _make_progress() as progress:
         report = analyze_missing(obs, area=area, cre_line=cre_line, families=family or None, seed=seed,
                                  n_shuffles=n_shuffles, progress=_progress_callback(progress))
-    table = report.table()
-    if table.empty:
-        err_console.print("no container matches this selection")
-    else:
-        show(_rich_table(table, str(report)))
-    if os.environ.get("BRAINOBS_DEBUG") not in (None, "", "0"):
-        for r in report.failed:
-            err_console.print(Text(r.detail))
-    _print_qc_note([report.qc_table()])
-    if report.done:
-        where = f" (store {obs.store_root})" if obs.store_external else ""
-        err_console.print(f"stored the metrics of {len(report.done)} container(s) in the catalog of {obs.data_dir}{where}")
-    if report.failed:
-        ids = ", ".join(str(r.container_id) for r in report.failed)
-        err_console.print(Text.assemble(("error: ", "bold red"), f"{len(report.failed)} container(s) failed: {ids} "
-                                        "(reasons in the table; BRAINOBS_DEBUG=1 shows the tracebacks)"),
-                          soft_wrap=True)
-        raise typer.Exit(code=1)
+    _print_report(obs, report)
 
 
 # ------------------------------------------------------------------------------ download
@@ -1370,6 +1353,12 @@ def _analyze_all(obs, area, cre_line, session_type, family, seed: int, n_shuffle
                                  workers=1 if client is not None else n,
                                  memory_limit=None if memory_limit == "none" else memory_limit,
                                  progress=_progress_callback(progress))
+    _print_report(obs, report)
+
+
+def _print_report(obs, report) -> None:
+    """The end of `analyze --missing` / `--all`: the container table, the QC note, where the
+    metrics went, one line per failed container; exit 1 when a container failed."""
     table = report.table()
     if table.empty:
         err_console.print("no container matches this selection")
