@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import os
 import random
-import shlex
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,6 +36,8 @@ N_SHUFFLES = 20
 NS = ["natural_scenes"]
 NS_COLUMNS = ["p_ns", "pref_image_ns", "image_sel_ns", "reliability_ns", "mean_running_speed_b"]
 WORKER = Path(__file__).parent / "catalog" / "store_worker.py"
+sys.path.insert(0, str(WORKER.parent))
+from store_worker import CliServer  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -236,32 +236,6 @@ def test_usage_errors(master, capsys):
 # --------------------------------------------------------------------------- kills
 
 
-class _CliServer:
-    """``store_worker.py cli``: runs ``brainobs ARGS`` in forked children on request."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(WORKER), "cli", "-"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-
-    def _ask(self, line: str) -> str:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline().strip()
-
-    def start(self, args: list) -> int:
-        return int(self._ask("run " + " ".join(shlex.quote(str(a)) for a in args)))
-
-    def wait(self, pid: int) -> int:
-        return int(self._ask(f"wait {pid}"))
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
-        self.proc.stdout.close()
-
-
 def _state(data_dir: Path, live: list[int], columns: list[str]) -> dict[int, str]:
     """Per container: "all" (every cell has every column stored), "none", or a failure."""
     obs = Observatory(data_dir)
@@ -296,7 +270,7 @@ def test_kill_analyze_all_20_times(master, tmp_path):
     args = ["analyze", "--all", "--workers", "1", "-d", data_dir, "--session-type", "three_session_B",
             "--family", "natural_scenes"]
     catalog = data_dir / ".brainobs" / "catalog"
-    server = _CliServer()
+    server = CliServer()
     rng = random.Random(7)
     try:
         t0 = time.monotonic()

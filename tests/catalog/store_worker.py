@@ -25,6 +25,8 @@ Compaction is made frequent (``COMPACT_AT`` = 3) so that writes, reads and kills
 from __future__ import annotations
 
 import os
+import shlex
+import subprocess
 import sys
 import time
 
@@ -138,6 +140,34 @@ def cli_server() -> None:
         elif cmd == "wait":
             _, status = os.waitpid(int(args[0]), 0)
             print(os.waitstatus_to_exitcode(status), flush=True)
+
+
+
+class CliServer:
+    """Client of ``store_worker.py cli`` (used by the kill tests): runs ``brainobs ARGS`` in
+    forked children on request."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, __file__, "cli", "-"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+
+    def _ask(self, line: str) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().strip()
+
+    def start(self, args: list) -> int:
+        return int(self._ask("run " + " ".join(shlex.quote(str(a)) for a in args)))
+
+    def wait(self, pid: int) -> int:
+        return int(self._ask(f"wait {pid}"))
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+        self.proc.stdout.close()
 
 
 if __name__ == "__main__":

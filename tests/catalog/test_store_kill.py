@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import random
-import shlex
 import shutil
 import signal
 import subprocess
@@ -29,7 +28,7 @@ from brainobs.catalog import Observatory
 
 WORKER = Path(__file__).with_name("store_worker.py")
 sys.path.insert(0, str(WORKER.parent))
-from store_worker import check_whole, container_cells  # noqa: E402
+from store_worker import CliServer, check_whole, container_cells  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork and SIGKILL")
 
@@ -160,30 +159,6 @@ def test_kill_the_analyze_command_at_random_instants(obs_dir, tmp_path, with_out
         assert len(table) == 8 and table["p_ns"].notna().all()
 
 
-class _CliServer:
-    """``store_worker.py cli``: runs ``brainobs ARGS`` in forked children on request."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, str(WORKER), "cli", "-"], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-
-    def _ask(self, line: str) -> str:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(line + "\n")
-        self.proc.stdin.flush()
-        return self.proc.stdout.readline().strip()
-
-    def start(self, args: list) -> int:
-        return int(self._ask("run " + " ".join(shlex.quote(str(a)) for a in args)))
-
-    def wait(self, pid: int) -> int:
-        return int(self._ask(f"wait {pid}"))
-
-    def close(self) -> None:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=60)
-        self.proc.stdout.close()
 
 
 @pytest.mark.parametrize("with_out", [False, True], ids=["store", "out"])
@@ -196,7 +171,7 @@ def test_kill_the_analyze_command_20_times(obs_dir, tmp_path, with_out):
     computed = obs_dir / ".brainobs" / "catalog" / "computed"
     args = ["analyze", "--container", cid, "-d", obs_dir, "--family", "natural_scenes",
             "--n-shuffles", 20] + (["--out", out] if with_out else [])
-    server = _CliServer()
+    server = CliServer()
     rng = random.Random(11 if with_out else 12)
     try:
         durations = []
